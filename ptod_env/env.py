@@ -1,0 +1,251 @@
+"""The ``ProactiveSales`` Gymnasium environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+from gymnasium import spaces
+from gymnasium.utils import RecordConstructorArgs
+
+from ptod_env.acts import UserAct
+from ptod_env.dynamics import TERMINAL_STAGES, UserState, initial_state, transition
+from ptod_env.persona import Persona, sample_persona, split_range
+from ptod_env.scenario import ScenarioPack, load_scenario
+from ptod_env.speech import Speech, make_speech
+from ptod_env.understanding import Understanding, make_understanding
+from ptod_env.views import AGENT, CHARSET, USER, render_brief, render_observation, sanitize
+
+MAX_ACTION_CHARS = 2000
+MAX_OBSERVATION_CHARS = 32768
+RESET_OPTIONS = frozenset({"persona_index", "persona"})
+_ANSWER_PHONE = UserAct("answer_phone")
+
+
+class EpisodeOverError(RuntimeError):
+    """``step()`` was called after the call ended; call ``reset()`` first."""
+
+
+class ProactiveSalesEnv(gym.Env[str, str]):
+    """
+    ## Description
+
+    An outbound sales call as a text environment. The agent is the salesperson; a Cognitive User
+    Simulator plays the customer, a stratified persona with public background and traits and 1-3
+    hidden concerns. The agent must find out what really holds the user back, resolve it and get
+    a "yes" within a few turns. Each step: understanding maps the agent's text to dialogue acts,
+    the cognitive state machine (:mod:`ptod_env.dynamics`) decides, and speech renders the user's
+    reply in the persona's style.
+
+    ## Action Space
+
+    ``Text(max_length=2000)`` over :data:`ptod_env.views.CHARSET`: the agent's next utterance.
+    Any ``str`` is a legal move: empty, huge, gibberish, repeated or manipulative text is
+    understood as such an act and has consequences in the story. A non-``str`` action raises
+    ``TypeError``.
+
+    ## Observation Space
+
+    ``Text(max_length=32768)`` over the same charset: the deployable view, the call brief (public
+    persona facts and observable traits) followed by the transcript so far. Agent utterances are
+    shown sanitised (non-charset characters become ``?``, cut at 600 characters).
+
+    ## Rewards
+
+    ``accept_reward`` (default 1.0) on the step the user accepts, 0.0 otherwise. Dense shaping
+    lives in ``wrappers.StateTransitionReward``.
+
+    ## Starting State
+
+    A user is drawn uniformly from the chosen split (``train`` or ``test``, disjoint users) with
+    ``self.np_random``, or named by ``reset(options={"persona_index": i})`` or
+    ``options={"persona": persona}``. The user answers the phone.
+
+    ## Episode End
+
+    ``terminated`` when the user accepts, rejects (trust gone or too many failed closes) or hangs
+    up (patience gone). The turn cap is a ``TimeLimit`` truncation (``max_episode_steps``, 14 by
+    default), after which ``info["outcome"]`` is ``"timeout"``.
+
+    ## Hidden State
+
+    ``info`` (built fresh each step) reveals what the observation does not:
+    ``turn``; ``persona`` (background, traits, index, split); ``concerns`` (``id``, ``label``,
+    ``description``, ``severity``, ``disclosure``, current ``status``); ``state`` (``stage``,
+    ``trust``, ``patience``, ``failed_closes``, per-concern status); ``transition``
+    (``before``, ``after``, ``events``); ``agent_acts`` (what understanding made of the action);
+    ``user_act``; ``outcome`` (None until the end, then ``accepted`` | ``rejected`` |
+    ``hung_up`` | ``timeout``). None of it appears in the observation unless the user said it.
+
+    ## Arguments
+
+    ``gym.make("ProactiveSales-v0", domain="merchant_recruitment", scenario=None, split="train",
+    understanding="lexical", speech="template", understanding_kwargs=None, speech_kwargs=None,
+    accept_reward=1.0, render_mode=None)``. ``scenario`` (a path or a ``ScenarioPack``) overrides
+    ``domain``. ``render_mode`` is ``"ansi"`` (``render()`` returns the transcript) or ``"human"``
+    (prints it).
+
+    ## Version History
+
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+
+    def __init__(
+        self,
+        domain: str = "merchant_recruitment",
+        scenario: str | Path | ScenarioPack | None = None,
+        split: str = "train",
+        understanding: str | Understanding = "lexical",
+        speech: str | Speech = "template",
+        understanding_kwargs: dict[str, Any] | None = None,
+        speech_kwargs: dict[str, Any] | None = None,
+        accept_reward: float = 1.0,
+        render_mode: str | None = None,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        if isinstance(accept_reward, bool) or not isinstance(accept_reward, int | float):
+            raise TypeError(f"accept_reward must be a number, got {accept_reward!r}")
+        self._split_range = split_range(split)
+        self.pack = scenario if isinstance(scenario, ScenarioPack) else load_scenario(scenario or domain)
+        self.split = split
+        self.understanding = make_understanding(understanding, self.pack, **(understanding_kwargs or {}))
+        self.speech = make_speech(speech, self.pack, **(speech_kwargs or {}))
+        self.accept_reward = float(accept_reward)
+        self.render_mode = render_mode
+        self.action_space = spaces.Text(max_length=MAX_ACTION_CHARS, min_length=0, charset=CHARSET)
+        self.observation_space = spaces.Text(max_length=MAX_OBSERVATION_CHARS, min_length=1, charset=CHARSET)
+        self.persona: Persona | None = None
+        self.state: UserState | None = None
+        self._brief = ""
+        self._turns: list[tuple[str, str]] = []
+        self._agent_history: list[str] = []
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = set(options) - RESET_OPTIONS
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; supported: {sorted(RESET_OPTIONS)}")
+        if "persona" in options:
+            persona = options["persona"]
+            if not isinstance(persona, Persona) or persona.domain != self.pack.name:
+                raise ValueError(f"options['persona'] must be a Persona of domain {self.pack.name!r}")
+        else:
+            low, high = self._split_range
+            index = options.get("persona_index", low + int(self.np_random.integers(high - low)))
+            if isinstance(index, bool) or not isinstance(index, int) or not low <= index < high:
+                raise ValueError(
+                    f"persona_index must be an int in [{low}, {high}) for split {self.split!r}, got {index!r}"
+                )
+            persona = sample_persona(self.pack, index)
+        self.persona = persona
+        self.state = initial_state(persona, self.pack.rules)
+        self._brief = render_brief(self.pack, persona)
+        self._agent_history = []
+        opening = self.speech.render(_ANSWER_PHONE, persona, self.state, self.np_random)
+        self._turns = [(USER, opening)]
+        info = self._info(self.state, [], [], _ANSWER_PHONE.as_dict(), outcome=None)
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), info
+
+    def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self.state is None or self.persona is None:
+            raise EpisodeOverError("call reset() before step()")
+        if self.state.stage in TERMINAL_STAGES:
+            raise EpisodeOverError(f"the call already ended ({self.state.stage}); call reset() to start a new one")
+        if not isinstance(action, str):
+            raise TypeError(
+                f"action must be a str (the agent's utterance), got {type(action).__name__}: {action!r:.80}"
+            )
+        agent_acts = self.understanding.understand(action, self._agent_history)
+        before = self.state
+        after, events, user_act = transition(before, agent_acts, self.persona, self.np_random, self.pack.rules)
+        reply = self.speech.render(user_act, self.persona, after, self.np_random)
+        self.state = after
+        self._agent_history.append(action)
+        self._turns.append((AGENT, sanitize(action)))
+        self._turns.append((USER, sanitize(reply)))
+        terminated = after.stage in TERMINAL_STAGES
+        reward = self.accept_reward if after.stage == "accepted" else 0.0
+        info = self._info(
+            before,
+            events,
+            [a.as_dict() for a in agent_acts],
+            user_act.as_dict(),
+            outcome=after.stage if terminated else None,
+        )
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), reward, terminated, False, info
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human' to make()")
+            return None
+        text = "\n".join(f"{speaker}: {line}" for speaker, line in self._turns)
+        if self.render_mode == "human":
+            print(text, end="\n\n")
+            return None
+        return text
+
+    def _observation(self) -> str:
+        obs = render_observation(self._brief, self._turns)
+        if len(obs) <= MAX_OBSERVATION_CHARS:
+            return obs
+        # Only reachable with a turn cap far above the default: keep the brief and the latest turns.
+        turns = list(self._turns)
+        while len(obs) > MAX_OBSERVATION_CHARS and len(turns) > 1:
+            turns = turns[2:]
+            obs = render_observation(self._brief, [(USER, "[earlier turns omitted]"), *turns])
+        return obs[-MAX_OBSERVATION_CHARS:]
+
+    def _info(
+        self,
+        before: UserState,
+        events: list[dict[str, Any]],
+        agent_acts: list[dict[str, Any]],
+        user_act: dict[str, Any],
+        outcome: str | None,
+    ) -> dict[str, Any]:
+        assert self.persona is not None and self.state is not None
+        after = self.state.as_dict(self.persona)
+        return {
+            "turn": self.state.turn,
+            "persona": self.persona.public_dict(),
+            "concerns": [
+                {**c.as_dict(), "status": status}
+                for c, status in zip(self.persona.concerns, self.state.statuses, strict=True)
+            ],
+            "state": after,
+            "transition": {
+                "before": before.as_dict(self.persona),
+                "after": self.state.as_dict(self.persona),
+                "events": events,
+            },
+            "agent_acts": agent_acts,
+            "user_act": user_act,
+            "outcome": outcome,
+        }
+
+
+class TimeoutOutcome(gym.Wrapper[str, str, str, str], RecordConstructorArgs):
+    """Sets ``info["outcome"] = "timeout"`` when the ``TimeLimit`` below it truncates the call.
+
+    Registered as an additional wrapper of every ProactiveSales id, so ``gym.make`` applies it
+    right after ``TimeLimit``; the unwrapped env cannot see the truncation itself.
+    """
+
+    def __init__(self, env: gym.Env[str, str]):
+        RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+
+    def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if truncated and not terminated and info.get("outcome") is None:
+            info["outcome"] = "timeout"
+        return obs, reward, terminated, truncated, info

@@ -1,0 +1,84 @@
+"""Speech backends: the user's decided act → the user's words, in the persona's style.
+
+The default, :class:`TemplateSpeech`, picks one of the scenario pack's templates for the act and
+talk style and fills in the concern's own hint or voice phrasing. Other backends (LLM) follow the
+:class:`Speech` protocol and are selected by name with :func:`make_speech`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ptod_env.acts import UserAct
+
+if TYPE_CHECKING:
+    from ptod_env.dynamics import UserState
+    from ptod_env.persona import Persona
+    from ptod_env.scenario import ScenarioPack
+
+
+@runtime_checkable
+class Speech(Protocol):
+    """Renders what the user decided to do as the user's utterance.
+
+    Must say nothing about a concern other than ``user_act.concern``, and must draw any
+    randomness from ``rng`` only.
+    """
+
+    def render(self, user_act: UserAct, persona: Persona, state: UserState, rng: np.random.Generator) -> str: ...
+
+
+def persona_fields(pack: ScenarioPack, persona: Persona) -> dict[str, str]:
+    """The placeholder values every template and agent line may use."""
+    name = str(persona.background.get("name", "there"))
+    return {"name": name, "first_name": name.split()[0], "company": pack.company, "product": pack.product}
+
+
+class TemplateSpeech:
+    """Template-based speech (the default backend)."""
+
+    def __init__(self, pack: ScenarioPack):
+        self.pack = pack
+
+    def render(self, user_act: UserAct, persona: Persona, state: UserState, rng: np.random.Generator) -> str:
+        style = str(persona.traits.get("talk_style", "formal"))
+        options = self.pack.templates[user_act.act][style]
+        template = options[int(rng.integers(len(options)))]
+        values = persona_fields(self.pack, persona)
+        if user_act.concern is not None:
+            spec = self.pack.concern(user_act.concern)
+            values["label"] = spec.label
+            values["hint"] = spec.hints[int(rng.integers(len(spec.hints)))]
+            values["voice"] = spec.voices[int(rng.integers(len(spec.voices)))]
+        else:
+            values.update(label="that", hint="", voice="")
+        return template.format(**values)
+
+
+SpeechFactory = Callable[..., Speech]
+_FACTORIES: dict[str, Callable[[], SpeechFactory]] = {"template": lambda: TemplateSpeech}
+
+
+def register_speech(name: str, loader: Callable[[], SpeechFactory]) -> None:
+    """Make a speech backend selectable by name; ``loader`` returns the factory lazily."""
+    _FACTORIES[name] = loader
+
+
+def speech_names() -> tuple[str, ...]:
+    return tuple(_FACTORIES)
+
+
+def make_speech(spec: str | Speech, pack: ScenarioPack, **kwargs: Any) -> Speech:
+    """Build a speech backend from a name (``"template"``...) or pass an instance through."""
+    if isinstance(spec, str):
+        if spec not in _FACTORIES:
+            raise ValueError(f"unknown speech backend {spec!r}; choose from {list(_FACTORIES)}")
+        return _FACTORIES[spec]()(pack, **kwargs)
+    if isinstance(spec, Speech):
+        if kwargs:
+            raise ValueError("speech_kwargs are only used with a backend name, not an instance")
+        return spec
+    raise TypeError(f"speech must be a backend name or a Speech instance, got {type(spec).__name__}")

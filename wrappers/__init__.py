@@ -1,0 +1,1 @@
+"""Gymnasium wrappers for the ProactiveSales envs."""

@@ -76,7 +76,8 @@ class ProactiveSalesEnv(gym.Env[str, str]):
     ``trust``, ``patience``, ``failed_closes``, per-concern status); ``transition``
     (``before``, ``after``, ``events``); ``agent_acts`` (what understanding made of the action);
     ``user_act``; ``outcome`` (None until the end, then ``accepted`` | ``rejected`` |
-    ``hung_up`` | ``timeout``). None of it appears in the observation unless the user said it.
+    ``hung_up`` | ``timeout``); ``backends`` (each backend's class name and counters, such as
+    an LLM backend's retries and fallbacks). None of it appears in the observation unless the user said it.
 
     ## Arguments
 
@@ -165,11 +166,11 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         agent_acts = self.understanding.understand(action, self._agent_history)
         before = self.state
         after, events, user_act = transition(before, agent_acts, self.persona, self.np_random, self.pack.rules)
-        reply = self.speech.render(user_act, self.persona, after, self.np_random)
+        transcript = [*self._turns, (AGENT, sanitize(action))]
+        reply = self.speech.render(user_act, self.persona, after, self.np_random, transcript)
         self.state = after
         self._agent_history.append(action)
-        self._turns.append((AGENT, sanitize(action)))
-        self._turns.append((USER, sanitize(reply)))
+        self._turns = [*transcript, (USER, sanitize(reply))]
         terminated = after.stage in TERMINAL_STAGES
         reward = self.accept_reward if after.stage == "accepted" else 0.0
         info = self._info(
@@ -230,7 +231,15 @@ class ProactiveSalesEnv(gym.Env[str, str]):
             "agent_acts": agent_acts,
             "user_act": user_act,
             "outcome": outcome,
+            "backends": {"understanding": _backend_stats(self.understanding), "speech": _backend_stats(self.speech)},
         }
+
+
+def _backend_stats(backend: object) -> dict[str, Any]:
+    """A backend's name and counters (calls, retries, timeouts, fallbacks...) if it keeps any:
+    a backend may define ``stats() -> dict``, which must return a fresh dict."""
+    stats = getattr(backend, "stats", None)
+    return {"name": type(backend).__name__, **(stats() if callable(stats) else {})}
 
 
 class TimeoutOutcome(gym.Wrapper[str, str, str, str], RecordConstructorArgs):

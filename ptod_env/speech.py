@@ -7,7 +7,8 @@ talk style and fills in the concern's own hint or voice phrasing. Other backends
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -25,10 +26,18 @@ class Speech(Protocol):
     """Renders what the user decided to do as the user's utterance.
 
     Must say nothing about a concern other than ``user_act.concern``, and must draw any
-    randomness from ``rng`` only.
+    randomness from ``rng`` only. ``transcript`` holds the conversation so far as
+    ``(speaker, text)`` pairs (speaker ``"Agent"`` or ``"User"``), the agent's latest line last.
     """
 
-    def render(self, user_act: UserAct, persona: Persona, state: UserState, rng: np.random.Generator) -> str: ...
+    def render(
+        self,
+        user_act: UserAct,
+        persona: Persona,
+        state: UserState,
+        rng: np.random.Generator,
+        transcript: Sequence[tuple[str, str]] = (),
+    ) -> str: ...
 
 
 def persona_fields(pack: ScenarioPack, persona: Persona) -> dict[str, str]:
@@ -43,7 +52,14 @@ class TemplateSpeech:
     def __init__(self, pack: ScenarioPack):
         self.pack = pack
 
-    def render(self, user_act: UserAct, persona: Persona, state: UserState, rng: np.random.Generator) -> str:
+    def render(
+        self,
+        user_act: UserAct,
+        persona: Persona,
+        state: UserState,
+        rng: np.random.Generator,
+        transcript: Sequence[tuple[str, str]] = (),
+    ) -> str:
         style = str(persona.traits.get("talk_style", "formal"))
         options = self.pack.templates[user_act.act][style]
         template = options[int(rng.integers(len(options)))]
@@ -59,7 +75,11 @@ class TemplateSpeech:
 
 
 SpeechFactory = Callable[..., Speech]
-_FACTORIES: dict[str, Callable[[], SpeechFactory]] = {"template": lambda: TemplateSpeech}
+_FACTORIES: dict[str, Callable[[], SpeechFactory]] = {
+    "template": lambda: TemplateSpeech,
+    # Optional backends live in ptod_env.backends and import their dependencies only when chosen.
+    "llm": lambda: importlib.import_module("ptod_env.backends.llm_speech").LLMSpeech,
+}
 
 
 def register_speech(name: str, loader: Callable[[], SpeechFactory]) -> None:

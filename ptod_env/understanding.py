@@ -12,6 +12,7 @@ and a pile of keywords ``keyword_stuffing``.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -292,7 +293,12 @@ class LexicalUnderstanding:
 
 
 UnderstandingFactory = Callable[..., Understanding]
-_FACTORIES: dict[str, Callable[[], UnderstandingFactory]] = {"lexical": lambda: LexicalUnderstanding}
+_FACTORIES: dict[str, Callable[[], UnderstandingFactory]] = {
+    "lexical": lambda: LexicalUnderstanding,
+    # Optional backends live in ptod_env.backends and import their dependencies only when chosen.
+    "embedding": lambda: importlib.import_module("ptod_env.backends.embedding").EmbeddingUnderstanding,
+    "llm": lambda: importlib.import_module("ptod_env.backends.llm_understanding").LLMUnderstanding,
+}
 
 
 def register_understanding(name: str, loader: Callable[[], UnderstandingFactory]) -> None:

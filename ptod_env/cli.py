@@ -1,0 +1,126 @@
+"""The ``ptod`` command line.
+
+``ptod play`` puts you in the salesperson's seat; ``ptod rollout`` runs a reference agent over
+many users and prints the standard figures. Learner commands (``train``, ``eval``) and backend
+commands (``simcheck``, ``prepare-model``) are added by their packages, which import torch or
+model libraries only when those commands run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+
+from ptod_env.agents import AGENTS
+from ptod_env.persona import SPLITS
+from ptod_env.scenario import shipped_scenarios
+
+# Modules that add subcommands: each defines add_commands(subparsers).
+COMMAND_MODULES = ("ptod_agents.cli", "ptod_env.backends.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ptod", description="Proactive sales dialogue: simulator, agents, learners.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    play = sub.add_parser("play", help="be the salesperson in the terminal")
+    add_env_arguments(play)
+    play.add_argument("--seed", type=int, default=None, help="env seed (default: random)")
+    play.add_argument("--reveal", action="store_true", help="show the hidden state after each turn")
+    play.set_defaults(run=run_play)
+
+    rollout = sub.add_parser("rollout", help="run a reference agent over many users")
+    rollout.add_argument("--agent", choices=sorted(AGENTS), required=True)
+    rollout.add_argument("--episodes", type=_positive_int, default=100)
+    add_env_arguments(rollout)
+    rollout.add_argument("--seed", type=int, default=0, help="episode i uses env seed SEED+i")
+    rollout.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    rollout.add_argument("--record", metavar="FILE.jsonl", help="write every episode, with privileged info")
+    rollout.set_defaults(run=run_rollout)
+
+    for module in COMMAND_MODULES:
+        try:
+            importlib.import_module(module).add_commands(sub)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    return parser
+
+
+def add_env_arguments(parser: argparse.ArgumentParser) -> None:
+    """The env selection flags shared by every command that runs episodes."""
+    parser.add_argument("--domain", choices=shipped_scenarios(), default="merchant_recruitment")
+    parser.add_argument("--split", choices=SPLITS, default="test")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def run_rollout(args: argparse.Namespace) -> int:
+    from ptod_env.evaluation import evaluate
+
+    metrics = evaluate(
+        args.agent, domain=args.domain, split=args.split, episodes=args.episodes, seed=args.seed, record=args.record
+    )
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print(format_table([metrics]))
+    return 0
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """A plain-text table of evaluation figures, one row per run."""
+    header = f"{'agent':<14}{'domain':<24}{'split':<7}{'episodes':>9}{'success':>9}{'turns':>7}{'discover':>10}{'resolve':>9}"
+    lines = [header, "-" * len(header)]
+    for m in rows:
+        lines.append(
+            f"{m['agent']:<14}{m['domain']:<24}{m['split']:<7}{m['episodes']:>9}{m['success_rate']:>9.3f}"
+            f"{m['mean_turns']:>7.2f}{m['concern_discovery_rate']:>10.3f}{m['resolution_rate']:>9.3f}"
+        )
+    return "\n".join(lines)
+
+
+def run_play(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    from ptod_env.evaluation import env_id_for
+    from ptod_env.views import render_concern_block
+
+    env = gym.make(env_id_for(args.domain), split=args.split)
+    obs, info = env.reset(seed=args.seed)
+    print(obs)
+    print("\n(type your line and press Enter; an empty line is silence; Ctrl-D quits)\n")
+    done = False
+    while not done:
+        try:
+            line = input("Agent> ")
+        except EOFError:
+            print()
+            return 0
+        obs, reward, terminated, truncated, info = env.step(line)
+        print(f"User: {obs.rsplit('User: ', 1)[-1]}")
+        if args.reveal:
+            state = info["state"]
+            print(f"  [understood: {info['agent_acts']}; user act: {info['user_act']}]")
+            print(f"  [stage {state['stage']}, trust {state['trust']:.2f}, patience {state['patience']}]")
+            print("  " + render_concern_block(info["concerns"], state["concerns"]).replace("\n", "\n  "))
+        done = terminated or truncated
+    print(f"\nCall over: {info['outcome']} (reward {reward})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

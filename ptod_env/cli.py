@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             importlib.import_module(module).add_commands(sub)
         except ModuleNotFoundError as exc:
-            if exc.name != module:
+            if exc.name is None or not module.startswith(exc.name):
                 raise
     return parser
 

@@ -251,11 +251,10 @@ class LexicalUnderstanding:
 
         hits = [" ".join(m.split()) for m in self._topics.findall(low)]
         if hits:
-            counts = Counter(hits)
-            if counts.most_common(1)[0][1] >= 3 or (len(hits) >= 5 and len(hits) > 0.3 * len(words)):
-                return [AgentAct(A.KEYWORD_STUFFING)]
             if len({self._topic_of[h] for h in hits}) >= self.rules.topic_dump_threshold:
                 return [AgentAct(A.TOPIC_DUMP)]
+            if Counter(hits).most_common(1)[0][1] >= 3 or (len(hits) >= 5 and len(hits) > 0.3 * len(words)):
+                return [AgentAct(A.KEYWORD_STUFFING)]
 
         found: list[AgentAct] = []
         for sentence in _SENTENCE.findall(low):

@@ -101,7 +101,7 @@ class UserState:
         """A fresh plain-dict view (what ``info["state"]`` holds)."""
         return {
             "stage": self.stage,
-            "trust": round(self.trust, 4),
+            "trust": self.trust,
             "patience": self.patience,
             "turn": self.turn,
             "failed_closes": self.failed_closes,
@@ -177,7 +177,7 @@ class _Turn:
         self.events: list[dict[str, Any]] = []
         self.reply = UserAct("listen")
         self.reply_priority = -1
-        self.index = {c.id: i for i, c in enumerate(persona.concerns)}
+        self.index = persona.concern_index
 
     # -- bookkeeping -------------------------------------------------------------------------
     def respond(self, act: str, concern: str | None, priority: int) -> None:

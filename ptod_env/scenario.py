@@ -10,6 +10,7 @@ A malformed pack raises :class:`ScenarioError` naming the file, the field and th
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import string
@@ -79,6 +80,10 @@ class Distribution:
 
     choices: tuple[Any, ...]
     weights: tuple[float, ...]
+    cumulative: tuple[float, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cumulative", tuple(itertools.accumulate(self.weights)))
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,11 @@ class Speech(Protocol):
     ) -> str: ...
 
 
+def pick(options: Sequence[str], rng: np.random.Generator) -> str:
+    """A uniform choice; ``rng.random()`` is several times cheaper per call than ``rng.integers``."""
+    return options[int(rng.random() * len(options))]
+
+
 def persona_fields(pack: ScenarioPack, persona: Persona) -> dict[str, str]:
     """The placeholder values every template and agent line may use."""
     name = str(persona.background.get("name", "there"))
@@ -51,6 +56,14 @@ class TemplateSpeech:
 
     def __init__(self, pack: ScenarioPack):
         self.pack = pack
+        self._persona: Persona | None = None
+        self._persona_fields: dict[str, str] = {}
+
+    def _fields(self, persona: Persona) -> dict[str, str]:
+        # One persona per episode: compute its placeholder values once, not every turn.
+        if persona is not self._persona:
+            self._persona, self._persona_fields = persona, persona_fields(self.pack, persona)
+        return self._persona_fields
 
     def render(
         self,
@@ -62,13 +75,13 @@ class TemplateSpeech:
     ) -> str:
         style = str(persona.traits.get("talk_style", "formal"))
         options = self.pack.templates[user_act.act][style]
-        template = options[int(rng.integers(len(options)))]
-        values = persona_fields(self.pack, persona)
+        template = pick(options, rng)
+        values = dict(self._fields(persona))
         if user_act.concern is not None:
             spec = self.pack.concern(user_act.concern)
             values["label"] = spec.label
-            values["hint"] = spec.hints[int(rng.integers(len(spec.hints)))]
-            values["voice"] = spec.voices[int(rng.integers(len(spec.voices)))]
+            values["hint"] = pick(spec.hints, rng)
+            values["voice"] = pick(spec.voices, rng)
         else:
             values.update(label="that", hint="", voice="")
         return template.format(**values)

@@ -28,15 +28,16 @@ USER = "User"
 CHARSET = "".join(
     sorted({chr(c) for c in range(32, 127)} | {"\n"} | {chr(c) for c in range(0xA1, 0x100)} | set("‘’“”–—…€"))
 )
-_CHARSET = frozenset(CHARSET)
+_OUTSIDE_CHARSET = re.compile(f"[^{re.escape(CHARSET)}]")
 MAX_AGENT_CHARS_SHOWN = 600
 
 
 def sanitize(text: str, limit: int = MAX_AGENT_CHARS_SHOWN) -> str:
     """Map an utterance into :data:`CHARSET` for display: NFKC-normalise, replace other characters
     with ``?``, collapse line breaks and cut it at ``limit`` characters."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(c if c in _CHARSET else "?" for c in text.replace("\r", " ").replace("\n", " "))
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    text = _OUTSIDE_CHARSET.sub("?", text.replace("\r", " ").replace("\n", " "))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

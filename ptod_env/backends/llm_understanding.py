@@ -1,0 +1,117 @@
+"""LLM understanding: a chat model labels the agent's utterance with acts and topics.
+
+The lexical backend screens the utterance first (:mod:`ptod_env.backends.screening`); the model
+reads only what passes. Its reply must be ``{"acts": [{"act": ..., "topic": ...}, ...]}`` with act
+names from :data:`ptod_env.acts.PRODUCTIVE_ACTS` and topics from the pack's concern ids
+(:meth:`LLMUnderstanding.check`). When it is not, after the retries, the lexical reading stands
+and a fallback is counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ptod_env import acts as A
+from ptod_env.acts import AgentAct
+from ptod_env.backends import prompts
+from ptod_env.backends.clients import ChatClient, make_client
+from ptod_env.backends.screening import limit_topics, screen
+from ptod_env.backends.structured import InvalidReply, StructuredQuery
+from ptod_env.understanding import LexicalUnderstanding
+
+if TYPE_CHECKING:
+    from ptod_env.scenario import ScenarioPack
+
+MAX_ACTS = 6
+
+
+def understanding_schema(pack: ScenarioPack) -> dict[str, Any]:
+    """The JSON schema of a reply, with the pack's concern ids as the topic enum."""
+    return {
+        "type": "object",
+        "properties": {
+            "acts": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_ACTS,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "act": {"enum": sorted(A.PRODUCTIVE_ACTS)},
+                        "topic": {"enum": [*pack.concern_ids, None]},
+                    },
+                    "required": ["act"],
+                },
+            }
+        },
+        "required": ["acts"],
+    }
+
+
+class LLMUnderstanding:
+    """Understanding through a chat model, validated, with a counted fallback to lexical.
+
+    Args:
+        pack: the scenario pack.
+        client: a :class:`~ptod_env.backends.clients.ChatClient` or a spec dict for
+            :func:`~ptod_env.backends.clients.make_client`.
+        retries: corrective retries per utterance before falling back.
+        max_tokens, temperature: generation settings (``temperature=0``: greedy, reproducible).
+    """
+
+    def __init__(
+        self,
+        pack: ScenarioPack,
+        client: ChatClient | Mapping[str, Any],
+        *,
+        retries: int = 1,
+        max_tokens: int = 96,
+        temperature: float = 0.0,
+    ):
+        self.pack = pack
+        self.lexical = LexicalUnderstanding(pack)
+        self.query: StructuredQuery[list[AgentAct]] = StructuredQuery(
+            make_client(client),
+            understanding_schema(pack),
+            retries=retries,
+            max_tokens=max_tokens,
+            temperature=temperature,
+        )
+        self.user = prompts.pack_prompt(pack, "understanding_user", prompts.UNDERSTANDING_USER)
+        self._preamble = [{"role": "system", "content": prompts.understanding_system(pack)}]
+        for message, reply in prompts.understanding_examples(pack):
+            self._preamble += [
+                {"role": "user", "content": self.user.format(text=message)},
+                {"role": "assistant", "content": reply},
+            ]
+
+    def understand(self, text: str, history: Sequence[str] = ()) -> list[AgentAct]:
+        lexical, decided = screen(self.lexical, text, history)
+        if decided:
+            return lexical
+        messages = [*self._preamble, {"role": "user", "content": self.user.format(text=" ".join(text.split()))}]
+        acts = self.query.ask(messages, self.check)
+        return lexical if acts is None else limit_topics(acts, self.pack.rules.topic_dump_threshold)
+
+    def check(self, reply: dict[str, Any]) -> list[AgentAct]:
+        """The acts in ``reply``, or :class:`InvalidReply` naming the first problem."""
+        items = reply.get("acts")
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_ACTS:
+            raise InvalidReply(f"'acts' must be a list of 1 to {MAX_ACTS} entries")
+        acts = []
+        for item in items:
+            if not isinstance(item, dict):
+                raise InvalidReply("each entry of 'acts' must be an object")
+            act, topic = item.get("act"), item.get("topic")
+            if act not in A.PRODUCTIVE_ACTS:
+                raise InvalidReply(f"unknown act {act!r}; use one of {sorted(A.PRODUCTIVE_ACTS)}")
+            if topic is not None and topic not in self.pack.concern_ids:
+                raise InvalidReply(f"unknown topic {topic!r}; use one of {list(self.pack.concern_ids)} or null")
+            if topic is not None and act not in A.TOPICAL_ACTS:
+                raise InvalidReply(f"act {act!r} takes no topic")
+            acts.append(AgentAct(A.PROBE_OPEN) if act == A.PROBE and topic is None else AgentAct(act, topic))
+        return list(dict.fromkeys(acts))
+
+    def stats(self) -> dict[str, Any]:
+        return self.query.counters()

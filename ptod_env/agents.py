@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ptod_env.scenario import ConcernSpec, ScenarioPack
+from ptod_env.understanding import tokens, topic_index
 from ptod_env.views import last_user_line, parse_brief
 
 _FORMATTER = string.Formatter()
@@ -52,15 +53,10 @@ class UserLineReader:
                     patterns.append((literal, act, re.compile("".join(regex), re.S)))
         # Most specific templates first; a bare "{hint}" matches anything and comes last.
         self._patterns = sorted(patterns, key=lambda p: -p[0])
-        self._keywords = sorted(
-            ((kw, spec.id) for spec in pack.concerns for kw in spec.keywords), key=lambda k: -len(k[0])
-        )
+        self._topics = topic_index(pack)
 
     def read(self, line: str) -> tuple[str, list[str]]:
-        low = line.lower()
-        topics = list(
-            dict.fromkeys(cid for kw, cid in self._keywords if re.search(rf"(?<![a-z]){re.escape(kw)}(?![a-z])", low))
-        )
+        topics = list(dict.fromkeys(cid for _, cid in self._topics.find_longest(tokens(line))))
         for _, act, pattern in self._patterns:
             if pattern.fullmatch(line):
                 return act, topics

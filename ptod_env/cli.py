@@ -33,11 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     play.set_defaults(run=run_play)
 
     rollout = sub.add_parser("rollout", help="run a reference agent over many users")
-    rollout.add_argument("--agent", choices=sorted(AGENTS), required=True)
+    rollout.add_argument("--agent", choices=[*AGENTS, "all"], required=True, help="'all': every reference agent")
     rollout.add_argument("--episodes", type=_positive_int, default=100)
-    add_env_arguments(rollout)
+    add_env_arguments(rollout, allow_all=True)
     rollout.add_argument("--seed", type=int, default=0, help="episode i uses env seed SEED+i")
-    rollout.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    rollout.add_argument("--json", action="store_true", help="print one JSON object per run instead of a table")
     rollout.add_argument("--record", metavar="FILE.jsonl", help="write every episode, with privileged info")
     rollout.set_defaults(run=run_rollout)
 
@@ -50,9 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_env_arguments(parser: argparse.ArgumentParser) -> None:
+def add_env_arguments(parser: argparse.ArgumentParser, allow_all: bool = False) -> None:
     """The env selection flags shared by every command that runs episodes."""
-    parser.add_argument("--domain", choices=shipped_scenarios(), default="merchant_recruitment")
+    domains = [*shipped_scenarios(), "all"] if allow_all else list(shipped_scenarios())
+    parser.add_argument("--domain", choices=domains, default="merchant_recruitment")
     parser.add_argument("--split", choices=SPLITS, default="test")
 
 
@@ -66,13 +67,19 @@ def _positive_int(text: str) -> int:
 def run_rollout(args: argparse.Namespace) -> int:
     from ptod_env.evaluation import evaluate
 
-    metrics = evaluate(
-        args.agent, domain=args.domain, split=args.split, episodes=args.episodes, seed=args.seed, record=args.record
-    )
+    agents = list(AGENTS) if args.agent == "all" else [args.agent]
+    domains = list(shipped_scenarios()) if args.domain == "all" else [args.domain]
+    if args.record and len(agents) * len(domains) > 1:
+        raise SystemExit("ptod rollout: --record needs a single --agent and --domain")
+    rows = [
+        evaluate(agent, domain=domain, split=args.split, episodes=args.episodes, seed=args.seed, record=args.record)
+        for domain in domains
+        for agent in agents
+    ]
     if args.json:
-        print(json.dumps(metrics))
+        print("\n".join(json.dumps(row) for row in rows))
     else:
-        print(format_table([metrics]))
+        print(format_table(rows))
     return 0
 
 

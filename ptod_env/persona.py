@@ -125,7 +125,9 @@ def sample_persona(pack: ScenarioPack, index: int) -> Persona:
                 label=spec.label,
                 description=spec.description,
                 severity=int(_draw(spec.severity, rng)),
-                disclosure=("open", "guarded", "deep")[min(int(np.searchsorted(np.cumsum(disclosure_p), rng.random(), "right")), 2)],
+                disclosure=("open", "guarded", "deep")[
+                    min(int(np.searchsorted(np.cumsum(disclosure_p), rng.random(), "right")), 2)
+                ],
             )
         )
     return Persona(pack.name, index, background, traits, tuple(concerns))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import string
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -22,6 +21,7 @@ from typing import Any
 import yaml
 
 from ptod_env.dynamics import Rules
+from ptod_env.understanding import PhraseIndex, tokens
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 SCHEMA_VERSION = 1
@@ -305,19 +305,17 @@ class _Validator:
         if not set(severity.choices) <= {1, 2, 3}:
             raise self.fail(f"{dot}severity", f"choices {severity.choices} outside 1..3", "use 1, 2 or 3")
         keywords = tuple(" ".join(k.lower().split()) for k in self.texts(data, "keywords", dot, 2))
-        mentions = re.compile(
-            r"(?<![a-z])(?:" + "|".join(r"\s+".join(map(re.escape, k.split())) for k in keywords) + r")(?![a-z])"
-        )
+        index = PhraseIndex((k, concern_id) for k in keywords)
         phrasings = {}
         for key, minimum in (("hints", 2), ("voices", 2), ("probes", 1), ("answers", 1)):
             phrasings[key] = self.texts(data, key, dot, minimum)
             for i, line in enumerate(phrasings[key]):
                 # The words must carry the evidence: a listener can only pick up what is said.
-                if not mentions.search(line.lower()):
+                if not index.find_longest(tokens(line)):
                     raise self.fail(
                         f"{dot}{key}[{i}]",
                         f"{line!r} mentions none of the keywords {list(keywords)}",
-                        "use one of the keywords or add one",
+                        "use one of them",
                     )
         return ConcernSpec(
             id=concern_id,
@@ -388,6 +386,15 @@ class _Validator:
         ids = [c.id for c in concerns]
         if len(set(ids)) != len(ids):
             raise self.fail("concerns", f"duplicate ids in {ids}", "give every concern its own id")
+        owner: dict[str, str] = {}
+        for i, spec in enumerate(concerns):
+            for keyword in spec.keywords:
+                if owner.setdefault(keyword, spec.id) != spec.id:
+                    raise self.fail(
+                        f"concerns[{i}].keywords",
+                        f"{keyword!r} is also a keyword of {owner[keyword]!r}",
+                        "each keyword may point to one concern only",
+                    )
 
         concern_count = self.distribution(self.get(data, "concern_count", ""), "concern_count")
         if not all(isinstance(k, int) and 1 <= k <= len(concerns) for k in concern_count.choices):

@@ -64,10 +64,12 @@ def potential(
     if terminal_zero and state["stage"] in TERMINAL_STAGES:
         return 0.0
     total = sum(c["severity"] for c in concerns)
-    progress = (
-        sum(c["severity"] * STATUS_VALUE[state["concerns"][c["id"]]] for c in concerns) / total if total else 1.0
+    progress = sum(c["severity"] * STATUS_VALUE[state["concerns"][c["id"]]] for c in concerns) / total if total else 1.0
+    return (
+        weights.stage * STAGE_VALUE[state["stage"]]
+        + weights.trust * float(state["trust"])
+        + weights.concerns * progress
     )
-    return weights.stage * STAGE_VALUE[state["stage"]] + weights.trust * float(state["trust"]) + weights.concerns * progress
 
 
 def transition_reward(

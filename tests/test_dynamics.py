@@ -64,7 +64,11 @@ def test_every_call_ends_within_the_users_patience(persona, turns):
 
 
 @settings(max_examples=100, deadline=None)
-@given(persona=personas("merchant_recruitment"), turns=st.lists(agent_acts(PACK), max_size=15), seed=st.integers(0, 2**32 - 1))
+@given(
+    persona=personas("merchant_recruitment"),
+    turns=st.lists(agent_acts(PACK), max_size=15),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_same_rng_seed_same_story(persona, turns, seed):
     assert play(persona, turns, seed) == play(persona, turns, seed)
 
@@ -133,4 +137,4 @@ def test_transition_refuses_a_finished_call_and_a_misaligned_state():
 
 
 def test_rules_defaults_are_the_packs_when_it_overrides_nothing():
-    assert RULES == Rules()
+    assert Rules() == RULES

@@ -79,15 +79,32 @@ BAD_EDITS = [
     (lambda d: d.update(schema_version=7), "field 'schema_version'"),
     (lambda d: d["concerns"][2].pop("hints"), r"field 'concerns\[2\].hints': missing"),
     (lambda d: d["concerns"][0].update(severity={"choices": [1, 5]}), r"concerns\[0\].severity"),
-    (lambda d: d["concerns"][1].update(hints=["Nothing to see here.", "Still nothing."]), r"concerns\[1\].hints\[0\].*mentions none"),
+    (
+        lambda d: d["concerns"][1].update(hints=["Nothing to see here.", "Still nothing."]),
+        r"concerns\[1\].hints\[0\].*mentions none",
+    ),
     (lambda d: d["concerns"][1].update(id=d["concerns"][0]["id"]), "duplicate ids"),
+    (
+        lambda d: d["concerns"][1]["keywords"].append("commission"),
+        r"concerns\[1\].keywords.*also a keyword of 'commission'",
+    ),
     (lambda d: d["traits"].update(talk_style={"choices": ["shouty"]}), "traits.talk_style.choices"),
     (lambda d: d["traits"]["mood"].update(weights=[1, -1, 1]), "traits.mood.weights"),
     (lambda d: d["templates"]["accept"].update(terse=["Deal, {nmae}!", "ok"]), r"templates.accept.terse\[0\].*nmae"),
     (lambda d: d["templates"].pop("hang_up"), "templates.hang_up"),
     (lambda d: d["templates"].update(dance={"terse": ["a", "b"]}), "templates.dance.*unknown user act"),
-    (lambda d: d["correlations"].append({"when": {"field": "traits.mood", "equals": "x"}, "concern": "ghost", "factor": 2}), "unknown concern 'ghost'"),
-    (lambda d: d["correlations"].append({"when": {"field": "traits.zodiac", "equals": "x"}, "concern": "commission", "factor": 2}), "unknown field 'traits.zodiac'"),
+    (
+        lambda d: d["correlations"].append(
+            {"when": {"field": "traits.mood", "equals": "x"}, "concern": "ghost", "factor": 2}
+        ),
+        "unknown concern 'ghost'",
+    ),
+    (
+        lambda d: d["correlations"].append(
+            {"when": {"field": "traits.zodiac", "equals": "x"}, "concern": "commission", "factor": 2}
+        ),
+        "unknown field 'traits.zodiac'",
+    ),
     (lambda d: d.update(brief="Call {nickname} now."), "field 'brief'.*nickname"),
     (lambda d: d.update(dynamics={"accept_trust": "high"}), "dynamics.accept_trust"),
     (lambda d: d.update(dynamics={"luck": 1}), "dynamics.luck.*unknown rule"),
@@ -105,7 +122,9 @@ def test_bad_pack_names_file_field_and_fix(tmp_path, merchant, edit, match):
 
 
 def test_json_packs_and_overrides_load(tmp_path, merchant):
-    path = write(tmp_path, merchant.source, lambda d: d.update(name="json_pack", dynamics={"accept_trust": 0.6}), ".json")
+    path = write(
+        tmp_path, merchant.source, lambda d: d.update(name="json_pack", dynamics={"accept_trust": 0.6}), ".json"
+    )
     pack = load_scenario(path)
     assert pack.name == "json_pack" and pack.rules.accept_trust == 0.6
 

@@ -116,11 +116,9 @@ class Correlation:
     def matches(self, value: Any) -> bool:
         if self.equals is not None:
             return value == self.equals
-        if self.at_most is not None and not value <= self.at_most:
+        if self.at_most is not None and value > self.at_most:
             return False
-        if self.at_least is not None and not value >= self.at_least:
-            return False
-        return True
+        return self.at_least is None or value >= self.at_least
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ _META = re.compile(
     r"\b(?:simulat\w*|system prompt|prompt injection|jailbreak|language model|as an ai|"
     r"ignore (?:all |any |your |the |my |previous |prior |above )*instructions|"
     r"(?:the )?(?:customer|user|merchant|courier|owner|rider) (?:agrees|accepts|says yes|signs up|has agreed)|"
-    r"reward (?:function|signal|model)|you must (?:agree|accept|say yes)|(?:say|type|output|respond with) (?:yes|accept)|"
+    r"reward (?:function|signal|model)|you must (?:agree|accept|say yes)|"
+    r"(?:say|type|output|respond with) (?:yes|accept)|"
     r"\[accept(?:ed)?\]|<\|[a-z_]+\|>)"
 )
 # Every alternative of _META contains one of these words (or "simulat" / "<|").

@@ -2,6 +2,7 @@
 internally consistent (every line the agents speak is understood as what it is meant to be)."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -67,7 +68,7 @@ def test_personas_are_deterministic_and_correlated_with_the_brief(name):
 
 
 def write(tmp_path, merchant_path, edit, suffix=".yaml"):
-    data = yaml.safe_load(open(merchant_path, encoding="utf-8"))
+    data = yaml.safe_load(Path(merchant_path).read_text(encoding="utf-8"))
     edit(data)
     path = tmp_path / f"pack{suffix}"
     path.write_text(json.dumps(data) if suffix == ".json" else yaml.safe_dump(data), encoding="utf-8")

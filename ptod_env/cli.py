@@ -85,7 +85,9 @@ def run_rollout(args: argparse.Namespace) -> int:
 
 def format_table(rows: Sequence[dict]) -> str:
     """A plain-text table of evaluation figures, one row per run."""
-    header = f"{'agent':<14}{'domain':<24}{'split':<7}{'episodes':>9}{'success':>9}{'turns':>7}{'discover':>10}{'resolve':>9}"
+    columns = (("agent", "<14"), ("domain", "<24"), ("split", "<7"), ("episodes", ">9"), ("success", ">9"))
+    columns += (("turns", ">7"), ("discover", ">10"), ("resolve", ">9"))
+    header = "".join(f"{name:{spec}}" for name, spec in columns)
     lines = [header, "-" * len(header)]
     for m in rows:
         lines.append(

@@ -70,6 +70,7 @@ ignored (PettingZoo's ``api_test`` passes some), where the Gymnasium env rejects
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -98,13 +99,27 @@ from ptod_env.views import (
     teacher_view,
 )
 
+__all__ = [
+    "CUSTOMER",
+    "SALESPERSON",
+    "Policy",
+    "SimulatorCustomer",
+    "TurnTakingParallelEnv",
+    "env",
+    "parallel_env",
+    "play_call",
+    "raw_env",
+    "simulator_words",
+]
+
 SALESPERSON = "salesperson"
 CUSTOMER = "customer"
 CUE_HEADER = "### Your next line (decided by the simulator)"
 SIMULATOR_WORDS = "Simulator's words: "
 # The brief is a filled template of a few hundred characters; this leaves ample room.
 _BRIEF_BOUND = 4096
-_CustomerPolicy = Callable[[dict[str, Any]], str]
+Policy = Callable[[dict[str, Any]], str]
+"""An agent's policy: its observation in, its words out."""
 
 
 class SimulatorCustomer:
@@ -195,7 +210,7 @@ class raw_env(AECEnv):
         self.terminations = dict.fromkeys(self.agents, False)
         self.truncations = dict.fromkeys(self.agents, False)
         self._info = info
-        self.infos = {agent: dict(info) for agent in self.agents}
+        self.infos = {agent: copy.deepcopy(info) for agent in self.agents}
         self._agent_selector = AgentSelector(self.agents)
         self.agent_selection = self._agent_selector.reset()
 
@@ -235,7 +250,7 @@ class raw_env(AECEnv):
         before = self.state
         after, events, user_act = transition(before, agent_acts, self.persona, self.np_random, self.pack.rules)
         self._turns.append((AGENT, sanitize(utterance)))
-        words = sim.speech.render(user_act, self.persona, after, self.np_random, self._turns)
+        words = sim.speech.render(user_act, self.persona, after, self.np_random, tuple(self._turns))
         self._agent_history.append(utterance)
         self.state = after
         self._decided = (user_act, sanitize(words))
@@ -266,7 +281,7 @@ class raw_env(AECEnv):
             self.rewards[SALESPERSON] = self.simulator.accept_reward
         self.terminations = dict.fromkeys(self.agents, ended)
         self.truncations = dict.fromkeys(self.agents, timeout)
-        self.infos = {agent: dict(self._info) for agent in self.agents}
+        self.infos = {agent: copy.deepcopy(self._info) for agent in self.agents}
 
     def render(self) -> str | None:
         if self.render_mode is None:
@@ -338,15 +353,11 @@ class TurnTakingParallelEnv(ParallelEnv):
     def close(self) -> None:
         self.aec_env.close()
 
-    @property
-    def unwrapped(self) -> ParallelEnv:
-        return self
-
 
 def play_call(
     aec_env: AECEnv,
-    salesperson: _CustomerPolicy,
-    customer: _CustomerPolicy | None = None,
+    salesperson: Policy,
+    customer: Policy | None = None,
     *,
     seed: int | None = None,
     options: dict[str, Any] | None = None,
@@ -372,22 +383,10 @@ def _observation_space(max_length: int) -> spaces.Dict:
 def _concern_block_bound(pack: ScenarioPack) -> int:
     """Characters the concern block can take: every concern of the pack at its longest wording."""
     severity = max((str(v) for spec in pack.concerns for v in spec.severity.choices), key=len)
+    disclosure = max(DISCLOSURES, key=len)
+    status = max(CONCERN_STATUSES, key=len)
     widest = [
-        {"id": s.id, "label": s.label, "severity": severity, "disclosure": max(DISCLOSURES, key=len)}
-        | {"description": s.description}
+        {"id": s.id, "label": s.label, "severity": severity, "disclosure": disclosure, "description": s.description}
         for s in pack.concerns
     ]
-    return len(render_concern_block(widest, dict.fromkeys(pack.concern_ids, max(CONCERN_STATUSES, key=len)))) + 2
-
-
-__all__ = [
-    "CUSTOMER",
-    "SALESPERSON",
-    "SimulatorCustomer",
-    "TurnTakingParallelEnv",
-    "env",
-    "parallel_env",
-    "play_call",
-    "raw_env",
-    "simulator_words",
-]
+    return len(render_concern_block(widest, {s.id: status for s in pack.concerns})) + 2

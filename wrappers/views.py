@@ -106,11 +106,9 @@ def split_observation(observation: str) -> tuple[str, list[tuple[str, str]]]:
     turns = []
     for line in tail.split("\n"):
         speaker, _, text = line.partition(": ")
-        if speaker in (AGENT, USER):
-            turns.append((speaker, text))
-        elif turns:
-            # Not a new turn: the line continues the previous one.
-            turns[-1] = (turns[-1][0], f"{turns[-1][1]}\n{line}")
+        if speaker not in (AGENT, USER):
+            raise ValueError(f"conversation line {line!r:.80} does not start with {AGENT!r} or {USER!r}")
+        turns.append((speaker, text))
     return head, turns
 
 
@@ -139,9 +137,7 @@ class ChatMessages(gym.Wrapper[tuple[Message, ...], str | Message, str, str], Re
         ['system', 'user', 'assistant', 'user']
     """
 
-    def __init__(
-        self, env: gym.Env[str, str], system_prompt: str = DEFAULT_SYSTEM_PROMPT, brief_in: str = "system"
-    ):
+    def __init__(self, env: gym.Env[str, str], system_prompt: str = DEFAULT_SYSTEM_PROMPT, brief_in: str = "system"):
         """Wrap a ProactiveSales env (text observation).
 
         Args:

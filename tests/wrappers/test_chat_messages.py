@@ -7,7 +7,11 @@ from ptod_env.views import BRIEF_HEADER, CONCERNS_HEADER
 from wrappers import ChatMessages, PrivilegedView
 from wrappers.views import split_observation
 
+# check_env warns whenever it is given a wrapped env; checking the wrapper is the point here.
+CHECKING_A_WRAPPER = pytest.mark.filterwarnings("ignore:.*is different from the unwrapped version:UserWarning")
 
+
+@CHECKING_A_WRAPPER
 @pytest.mark.parametrize("brief_in", ["system", "user"])
 def test_check_env(brief_in):
     check_env(ChatMessages(gym.make("ProactiveSales-v0"), brief_in=brief_in), skip_render_check=True)

@@ -67,9 +67,9 @@ def test_appends_by_default(tmp_path):
 
 
 def test_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="mode must be 'a' .* got 'x'"):
+    with pytest.raises(ValueError, match=r"mode must be 'a' .* got 'x'"):
         RecordEpisodes(gym.make("ProactiveSales-v0"), tmp_path / "e.jsonl", mode="x")
-    with pytest.raises(TypeError, match="path must be a str or os.PathLike, got int"):
+    with pytest.raises(TypeError, match=r"path must be a str or os\.PathLike, got int"):
         RecordEpisodes(gym.make("ProactiveSales-v0"), 3)
     with pytest.raises(TypeError, match="agent must be a str or None, got 5"):
         RecordEpisodes(gym.make("ProactiveSales-v0"), tmp_path / "e.jsonl", agent=5)

@@ -10,11 +10,11 @@ from wrappers import DialogueActs, StateTransitionReward
 
 
 def _play(env, seed, actions):
-    obs, info = env.reset(seed=seed)
+    _, info = env.reset(seed=seed)
     first = (info["state"], info["concerns"])
     rewards, shaping, done, i = [], [], False, 0
     while not done:
-        obs, reward, terminated, truncated, info = env.step(actions[i % len(actions)])
+        _, reward, terminated, truncated, info = env.step(actions[i % len(actions)])
         rewards.append(reward)
         shaping.append(info["shaping"])
         done, i = terminated or truncated, i + 1

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, SupportsFloat
+from typing import Any, ClassVar, NamedTuple, SupportsFloat
 
 import gymnasium as gym
 from gymnasium import spaces
 from gymnasium.utils import RecordConstructorArgs
 
-from ptod_env.acts import UserAct
+from ptod_env.acts import AgentAct, UserAct
 from ptod_env.dynamics import TERMINAL_STAGES, UserState, initial_state, transition
 from ptod_env.persona import Persona, sample_persona, split_range
 from ptod_env.scenario import ScenarioPack, load_scenario
 from ptod_env.speech import Speech, make_speech
 from ptod_env.understanding import Understanding, make_understanding
-from ptod_env.views import AGENT, CHARSET, USER, render_brief, render_observation, sanitize
+from ptod_env.views import AGENT, CHARSET, USER, render_brief, render_observation, render_transcript, sanitize
 
 MAX_ACTION_CHARS = 2000
 MAX_OBSERVATION_CHARS = 32768
@@ -25,6 +25,23 @@ _ANSWER_PHONE = UserAct("answer_phone")
 
 class EpisodeOverError(RuntimeError):
     """``step()`` was called after the call ended; call ``reset()`` first."""
+
+
+class TurnOrderError(RuntimeError):
+    """:meth:`ProactiveSalesEnv.decide` and :meth:`~ProactiveSalesEnv.speak` were not alternated."""
+
+
+class _Decision(NamedTuple):
+    before: UserState
+    events: list[dict[str, Any]]
+    agent_acts: list[AgentAct]
+    user_act: UserAct
+    reply: str
+
+
+def concern_records(persona: Persona, state: UserState) -> list[dict[str, Any]]:
+    """Fresh dicts of the persona's concerns with their current status (``info["concerns"]``)."""
+    return [{**c.as_dict(), "status": status} for c, status in zip(persona.concerns, state.statuses, strict=True)]
 
 
 class ProactiveSalesEnv(gym.Env[str, str]):
@@ -124,6 +141,7 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         self._brief = ""
         self._turns: list[tuple[str, str]] = []
         self._agent_history: list[str] = []
+        self._decision: _Decision | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
@@ -147,16 +165,29 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         self.state = initial_state(persona, self.pack.rules)
         self._brief = render_brief(self.pack, persona)
         self._agent_history = []
+        self._decision = None
         opening = self.speech.render(_ANSWER_PHONE, persona, self.state, self.np_random)
         self._turns = [(USER, opening)]
         info = self._info(self.state, [], [], _ANSWER_PHONE.as_dict(), outcome=None)
         if self.render_mode == "human":
             self.render()
-        return self._observation(), info
+        return self.observation(), info
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        self.decide(action)
+        return self.speak()
+
+    def decide(self, action: str) -> tuple[UserAct, str]:
+        """The first half of :meth:`step`: understand the agent's utterance, let the state machine
+        decide, and have the speech backend propose the user's reply.
+
+        Returns ``(user_act, proposed_reply)``. Nothing is shown until :meth:`speak`, which lets a
+        multi-agent setting (``ptod_env.multiagent``) have another customer say the words.
+        """
         if self.state is None or self.persona is None:
             raise EpisodeOverError("call reset() before step()")
+        if self._decision is not None:
+            raise TurnOrderError("decide() was already called this turn; call speak() first")
         if self.state.stage in TERMINAL_STAGES:
             raise EpisodeOverError(f"the call already ended ({self.state.stage}); call reset() to start a new one")
         if not isinstance(action, str):
@@ -166,35 +197,55 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         agent_acts = self.understanding.understand(action, self._agent_history)
         before = self.state
         after, events, user_act = transition(before, agent_acts, self.persona, self.np_random, self.pack.rules)
-        transcript = [*self._turns, (AGENT, sanitize(action))]
-        reply = self.speech.render(user_act, self.persona, after, self.np_random, transcript)
+        self._turns.append((AGENT, sanitize(action)))
+        reply = self.speech.render(user_act, self.persona, after, self.np_random, tuple(self._turns))
         self.state = after
         self._agent_history.append(action)
-        self._turns = [*transcript, (USER, sanitize(reply))]
+        self._decision = _Decision(before, events, agent_acts, user_act, reply)
+        return user_act, reply
+
+    def speak(self, words: str | None = None) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
+        """The second half of :meth:`step`: the user says ``words`` (default: the reply the speech
+        backend proposed in :meth:`decide`), and the step's results come back."""
+        if self._decision is None:
+            raise TurnOrderError("call decide() before speak()")
+        if words is not None and not isinstance(words, str):
+            raise TypeError(f"words must be a str or None, got {type(words).__name__}")
+        decision, self._decision = self._decision, None
+        self._turns.append((USER, sanitize(decision.reply if words is None else words)))
+        after = self.state
+        assert after is not None
         terminated = after.stage in TERMINAL_STAGES
         reward = self.accept_reward if after.stage == "accepted" else 0.0
         info = self._info(
-            before,
-            events,
-            [a.as_dict() for a in agent_acts],
-            user_act.as_dict(),
+            decision.before,
+            decision.events,
+            [a.as_dict() for a in decision.agent_acts],
+            decision.user_act.as_dict(),
             outcome=after.stage if terminated else None,
         )
         if self.render_mode == "human":
             self.render()
-        return self._observation(), reward, terminated, False, info
+        return self.observation(), reward, terminated, False, info
 
     def render(self) -> str | None:
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human' to make()")
             return None
-        text = "\n".join(f"{speaker}: {line}" for speaker, line in self._turns)
+        text = render_transcript(self._turns)
         if self.render_mode == "human":
             print(text, end="\n\n")
             return None
         return text
 
-    def _observation(self) -> str:
+    @property
+    def transcript(self) -> list[tuple[str, str]]:
+        """The conversation so far as ``(speaker, text)`` pairs (a copy)."""
+        return list(self._turns)
+
+    def observation(self) -> str:
+        """The current deployable view (what the last ``reset``/``step`` returned, plus an agent
+        line already given to :meth:`decide`)."""
         obs = render_observation(self._brief, self._turns)
         if len(obs) <= MAX_OBSERVATION_CHARS:
             return obs
@@ -218,10 +269,7 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         return {
             "turn": self.state.turn,
             "persona": self.persona.public_dict(),
-            "concerns": [
-                {**c.as_dict(), "status": status}
-                for c, status in zip(self.persona.concerns, self.state.statuses, strict=True)
-            ],
+            "concerns": concern_records(self.persona, self.state),
             "state": after,
             "transition": {
                 "before": before.as_dict(self.persona),

@@ -83,18 +83,14 @@ from pettingzoo.utils.agent_selector import AgentSelector
 
 from ptod_env import MAX_TURNS
 from ptod_env.acts import UserAct
-from ptod_env.dynamics import CONCERN_STATUSES, TERMINAL_STAGES, transition
-from ptod_env.env import MAX_ACTION_CHARS, RESET_OPTIONS, ProactiveSalesEnv
-from ptod_env.scenario import DISCLOSURES, ScenarioPack
+from ptod_env.env import MAX_ACTION_CHARS, RESET_OPTIONS, ProactiveSalesEnv, concern_records
+from ptod_env.scenario import ScenarioPack
 from ptod_env.views import (
     AGENT,
     CHARSET,
     MAX_AGENT_CHARS_SHOWN,
-    USER,
-    last_user_line,
-    render_brief,
-    render_concern_block,
-    render_observation,
+    concern_block_max_chars,
+    render_transcript,
     sanitize,
     teacher_view,
 )
@@ -179,7 +175,7 @@ class raw_env(AECEnv):
         self.agents = []
         utterance = spaces.Text(max_length=MAX_ACTION_CHARS, min_length=0, charset=CHARSET)
         conversation = _BRIEF_BOUND + (2 * max_turns + 1) * (MAX_AGENT_CHARS_SHOWN + len(AGENT) + 3)
-        private = _concern_block_bound(self.pack) + len(CUE_HEADER) + 200 + MAX_AGENT_CHARS_SHOWN
+        private = concern_block_max_chars(self.pack) + len(CUE_HEADER) + 200 + MAX_AGENT_CHARS_SHOWN
         self.observation_spaces = {
             SALESPERSON: _observation_space(conversation),
             CUSTOMER: _observation_space(conversation + private),
@@ -197,29 +193,26 @@ class raw_env(AECEnv):
         # PettingZoo's api_test resets with options the env does not know; they are ignored here,
         # while the Gymnasium env rejects them.
         known = {k: v for k, v in (options or {}).items() if k in RESET_OPTIONS}
-        observation, info = self.simulator.reset(seed=seed, options=known)
+        _, info = self.simulator.reset(seed=seed, options=known)
         self.np_random = self.simulator.np_random
-        self.persona, self.state = self.simulator.persona, self.simulator.state
-        self._brief = render_brief(self.pack, self.persona)
-        self._turns = [(USER, last_user_line(observation))]
-        self._agent_history: list[str] = []
         self._decided: tuple[UserAct, str] | None = None
         self.agents = self.possible_agents[:]
         self.rewards = dict.fromkeys(self.agents, 0.0)
         self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
         self.terminations = dict.fromkeys(self.agents, False)
         self.truncations = dict.fromkeys(self.agents, False)
-        self._info = info
         self.infos = {agent: copy.deepcopy(info) for agent in self.agents}
         self._agent_selector = AgentSelector(self.agents)
         self.agent_selection = self._agent_selector.reset()
 
     def observe(self, agent: str) -> dict[str, Any]:
-        student = render_observation(self._brief, self._turns)
+        sim = self.simulator
+        student = sim.observation()
         to_speak = np.int64(agent == self.agent_selection and agent in self.agents)
         if agent == SALESPERSON:
             return {"text": student, "to_speak": to_speak}
-        text = teacher_view(student, self._info["concerns"], self._info["state"]["concerns"])
+        statuses = sim.state.as_dict(sim.persona)["concerns"]
+        text = teacher_view(student, concern_records(sim.persona, sim.state), statuses)
         if self._decided is not None:
             user_act, words = self._decided
             about = f" (concern: {user_act.concern})" if user_act.concern else ""
@@ -236,7 +229,8 @@ class raw_env(AECEnv):
         self._cumulative_rewards[agent] = 0.0
         self.rewards = dict.fromkeys(self.agents, 0.0)
         if agent == SALESPERSON:
-            self._salesperson_says(action)
+            user_act, words = self.simulator.decide(action)
+            self._decided = (user_act, sanitize(words))
         else:
             self._customer_says(action)
         self.agent_selection = self._agent_selector.next()
@@ -244,50 +238,23 @@ class raw_env(AECEnv):
         if self.render_mode == "human":
             self.render()
 
-    def _salesperson_says(self, utterance: str) -> None:
-        sim = self.simulator
-        agent_acts = sim.understanding.understand(utterance, self._agent_history)
-        before = self.state
-        after, events, user_act = transition(before, agent_acts, self.persona, self.np_random, self.pack.rules)
-        self._turns.append((AGENT, sanitize(utterance)))
-        words = sim.speech.render(user_act, self.persona, after, self.np_random, tuple(self._turns))
-        self._agent_history.append(utterance)
-        self.state = after
-        self._decided = (user_act, sanitize(words))
-        concerns = [{**c.as_dict(), "status": s} for c, s in zip(self.persona.concerns, after.statuses, strict=True)]
-        self._info = {
-            "turn": after.turn,
-            "persona": self.persona.public_dict(),
-            "concerns": concerns,
-            "state": after.as_dict(self.persona),
-            "transition": {
-                "before": before.as_dict(self.persona),
-                "after": after.as_dict(self.persona),
-                "events": events,
-            },
-            "agent_acts": [a.as_dict() for a in agent_acts],
-            "user_act": user_act.as_dict(),
-            "outcome": after.stage if after.stage in TERMINAL_STAGES else None,
-        }
-
     def _customer_says(self, words: str) -> None:
-        self._turns.append((USER, sanitize(words)))
+        # The simulator's state machine already decided this turn; the customer only words it.
         self._decided = None
-        ended = self.state.stage in TERMINAL_STAGES
-        timeout = not ended and self.state.turn >= self.max_turns
+        _, reward, ended, _, info = self.simulator.speak(words)
+        timeout = not ended and info["turn"] >= self.max_turns
         if timeout:
-            self._info["outcome"] = "timeout"
-        if self.state.stage == "accepted":
-            self.rewards[SALESPERSON] = self.simulator.accept_reward
+            info["outcome"] = "timeout"
+        self.rewards[SALESPERSON] = float(reward)
         self.terminations = dict.fromkeys(self.agents, ended)
         self.truncations = dict.fromkeys(self.agents, timeout)
-        self.infos = {agent: copy.deepcopy(self._info) for agent in self.agents}
+        self.infos = {agent: copy.deepcopy(info) for agent in self.agents}
 
     def render(self) -> str | None:
         if self.render_mode is None:
             gymnasium.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human'")
             return None
-        text = "\n".join(f"{speaker}: {line}" for speaker, line in self._turns)
+        text = render_transcript(self.simulator.transcript)
         if self.render_mode == "human":
             print(text, end="\n\n")
             return None
@@ -378,15 +345,3 @@ def _observation_space(max_length: int) -> spaces.Dict:
     return spaces.Dict(
         {"text": spaces.Text(max_length=max_length, min_length=1, charset=CHARSET), "to_speak": spaces.Discrete(2)}
     )
-
-
-def _concern_block_bound(pack: ScenarioPack) -> int:
-    """Characters the concern block can take: every concern of the pack at its longest wording."""
-    severity = max((str(v) for spec in pack.concerns for v in spec.severity.choices), key=len)
-    disclosure = max(DISCLOSURES, key=len)
-    status = max(CONCERN_STATUSES, key=len)
-    widest = [
-        {"id": s.id, "label": s.label, "severity": severity, "disclosure": disclosure, "description": s.description}
-        for s in pack.concerns
-    ]
-    return len(render_concern_block(widest, {s.id: status for s in pack.concerns})) + 2

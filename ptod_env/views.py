@@ -14,6 +14,9 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ptod_env.dynamics import CONCERN_STATUSES
+from ptod_env.scenario import DISCLOSURES
+
 if TYPE_CHECKING:
     from ptod_env.persona import Persona
     from ptod_env.scenario import ScenarioPack
@@ -59,9 +62,39 @@ def render_brief(pack: ScenarioPack, persona: Persona) -> str:
 
 def render_observation(brief: str, turns: Sequence[tuple[str, str]]) -> str:
     """The student view: the brief and the transcript as ``Speaker: text`` lines."""
-    lines = [brief, "", CONVERSATION_HEADER]
-    lines += [f"{speaker}: {text}" for speaker, text in turns]
-    return "\n".join(lines)
+    return f"{brief}\n\n{CONVERSATION_HEADER}\n{render_transcript(turns)}"
+
+
+def render_transcript(turns: Sequence[tuple[str, str]]) -> str:
+    """``Speaker: text`` lines (what ``render()`` shows)."""
+    return "\n".join(f"{speaker}: {text}" for speaker, text in turns)
+
+
+def split_observation(observation: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split an observation into its head (the call brief, and the concern block in a teacher
+    view) and the ``(speaker, text)`` turns; the inverse of :func:`render_observation`."""
+    head, sep, tail = observation.partition(f"\n\n{CONVERSATION_HEADER}\n")
+    if not sep:
+        raise ValueError(f"observation has no {CONVERSATION_HEADER!r} section; pass the env's observation text")
+    turns = []
+    for line in tail.split("\n"):
+        speaker, _, text = line.partition(": ")
+        if speaker not in (AGENT, USER):
+            raise ValueError(f"conversation line {line!r:.80} does not start with {AGENT!r} or {USER!r}")
+        turns.append((speaker, text))
+    return head, turns
+
+
+def concern_block_max_chars(pack: ScenarioPack) -> int:
+    """Characters the concern block can take: every concern of the pack at its longest wording
+    (bounds the ``Text`` space of a teacher view)."""
+    severity = max((str(v) for spec in pack.concerns for v in spec.severity.choices), key=len)
+    disclosure = max(DISCLOSURES, key=len)
+    widest = [
+        {"id": s.id, "label": s.label, "severity": severity, "disclosure": disclosure, "description": s.description}
+        for s in pack.concerns
+    ]
+    return len(render_concern_block(widest, {s.id: max(CONCERN_STATUSES, key=len) for s in pack.concerns})) + 2
 
 
 def render_concern_block(concerns: Iterable[Mapping[str, Any]], statuses: Mapping[str, str] | None = None) -> str:

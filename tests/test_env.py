@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import ptod_env
 from ptod_env import ENV_IDS, EpisodeOverError, ScenarioError
 from ptod_env.agents import make_agent
+from ptod_env.env import TurnOrderError
 from ptod_env.persona import TEST_USERS
 from ptod_env.testing import agent_utterances
 
@@ -270,3 +271,29 @@ def test_reset_with_the_same_seed_draws_the_same_user():
     env = gym.make("ProactiveSales-v0")
     assert env.reset(seed=9)[1]["persona"] == env.reset(seed=9)[1]["persona"]
     assert np.unique([env.reset(seed=s)[1]["persona"]["index"] for s in range(20)]).size == 20
+
+
+def test_step_is_decide_then_speak_and_other_words_can_be_said(env):
+    raw = env.unwrapped
+    env.reset(seed=4)
+    user_act, proposed = raw.decide("Hello, this is Alex from FeastFleet. What is holding you back?")
+    assert raw.observation().endswith("Agent: Hello, this is Alex from FeastFleet. What is holding you back?")
+    with pytest.raises(TurnOrderError, match="speak"):
+        raw.decide("Again?")
+    with pytest.raises(TypeError, match="words"):
+        raw.speak(3)
+    obs, _, _, _, info = raw.speak("Well... it's the money, mostly.")
+    assert obs.endswith("User: Well... it's the money, mostly.") and proposed not in obs
+    assert info["user_act"] == user_act.as_dict()
+    with pytest.raises(TurnOrderError, match="decide"):
+        raw.speak()
+
+
+def test_decide_and_speak_reproduce_step():
+    a, b = gym.make("ProactiveSales-v0").unwrapped, gym.make("ProactiveSales-v0").unwrapped
+    a.reset(seed=8)
+    b.reset(seed=8)
+    for line in ("Hi, this is Alex.", "What matters most to you when you think about delivery?"):
+        stepped = a.step(line)
+        b.decide(line)
+        assert b.speak() == stepped

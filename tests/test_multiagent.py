@@ -106,7 +106,7 @@ def test_custom_customer_words_replace_the_simulators_and_the_state_keeps_tracki
         env.step(next(said) if agent == "salesperson" else f"[{agent} line {obs['text'].count('Agent:')}]")
     transcript = env.render()
     assert "User: [customer line 1]" in transcript and "User: [customer line 2]" in transcript
-    assert env.unwrapped.state.turn == 2
+    assert env.unwrapped.simulator.state.turn == 2
     assert env.infos["salesperson"]["agent_acts"] == [{"act": "probe_open", "topic": None}]
 
 

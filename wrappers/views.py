@@ -12,11 +12,9 @@ import gymnasium as gym
 from gymnasium import spaces
 from gymnasium.utils import RecordConstructorArgs
 
-from ptod_env.dynamics import CONCERN_STATUSES
-from ptod_env.scenario import DISCLOSURES, ScenarioPack
-from ptod_env.views import AGENT, CHARSET, CONVERSATION_HEADER, USER, render_concern_block, teacher_view
+from ptod_env.views import AGENT, CHARSET, USER, concern_block_max_chars, split_observation, teacher_view
 
-__all__ = ["DEFAULT_SYSTEM_PROMPT", "ChatMessages", "PrivilegedView", "split_observation"]
+__all__ = ["DEFAULT_SYSTEM_PROMPT", "ChatMessages", "PrivilegedView"]
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a salesperson on an outbound phone call. Find out what holds the customer back, "
@@ -33,18 +31,6 @@ def _require_text_env(env: gym.Env, wrapper: str) -> None:
             f"{wrapper} needs the text observation of a ProactiveSales env, got observation_space "
             f"{env.observation_space}; apply it before wrappers that change the observation"
         )
-
-
-def _concern_block_bound(pack: ScenarioPack) -> int:
-    """Characters the concern block can take: every concern of the pack at its longest wording."""
-    severity = max((str(v) for spec in pack.concerns for v in spec.severity.choices), key=len)
-    disclosure = max(DISCLOSURES, key=len)
-    status = max(CONCERN_STATUSES, key=len)
-    widest = [
-        {"id": s.id, "label": s.label, "severity": severity, "disclosure": disclosure, "description": s.description}
-        for s in pack.concerns
-    ]
-    return len(render_concern_block(widest, {s.id: status for s in pack.concerns})) + 2
 
 
 class PrivilegedView(gym.Wrapper[str, str, str, str], RecordConstructorArgs):
@@ -81,7 +67,7 @@ class PrivilegedView(gym.Wrapper[str, str, str, str], RecordConstructorArgs):
         gym.Wrapper.__init__(self, env)
         self.statuses = statuses
         inner = env.observation_space
-        bound = inner.max_length + _concern_block_bound(env.get_wrapper_attr("pack"))
+        bound = inner.max_length + concern_block_max_chars(env.get_wrapper_attr("pack"))
         self.observation_space = spaces.Text(max_length=bound, min_length=inner.min_length, charset=CHARSET)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
@@ -94,22 +80,6 @@ class PrivilegedView(gym.Wrapper[str, str, str, str], RecordConstructorArgs):
 
     def _teacher(self, obs: str, info: dict[str, Any]) -> str:
         return teacher_view(obs, info["concerns"], info["state"]["concerns"] if self.statuses else None)
-
-
-def split_observation(observation: str) -> tuple[str, list[tuple[str, str]]]:
-    """Split an observation into its head (the call brief, and the concern block in a teacher
-    view) and the ``(speaker, text)`` turns of the conversation; the inverse of
-    :func:`ptod_env.views.render_observation`."""
-    head, sep, tail = observation.partition(f"\n\n{CONVERSATION_HEADER}\n")
-    if not sep:
-        raise ValueError(f"observation has no {CONVERSATION_HEADER!r} section; pass the env's observation text")
-    turns = []
-    for line in tail.split("\n"):
-        speaker, _, text = line.partition(": ")
-        if speaker not in (AGENT, USER):
-            raise ValueError(f"conversation line {line!r:.80} does not start with {AGENT!r} or {USER!r}")
-        turns.append((speaker, text))
-    return head, turns
 
 
 class ChatMessages(gym.Wrapper[tuple[Message, ...], str | Message, str, str], RecordConstructorArgs):

@@ -3,9 +3,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import ptod_env  # noqa: F401 - registers the ids
-from ptod_env.views import BRIEF_HEADER, CONCERNS_HEADER
+from ptod_env.views import BRIEF_HEADER, CONCERNS_HEADER, split_observation
 from wrappers import ChatMessages, PrivilegedView
-from wrappers.views import split_observation
 
 # check_env warns whenever it is given a wrapped env; checking the wrapper is the point here.
 CHECKING_A_WRAPPER = pytest.mark.filterwarnings("ignore:.*is different from the unwrapped version:UserWarning")

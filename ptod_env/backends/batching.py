@@ -8,7 +8,8 @@ env, the model's work in the batching thread), and any other threaded stepping w
 
     client = BatchingClient(TransformersChatClient(model_dir), max_batch=8)
     make_env = lambda: gym.make("ProactiveSales-v0", speech="llm", speech_kwargs={"client": client})
-    records = play_concurrently(make_env, lambda pack, seed: make_agent("proactive", pack, seed), episodes=64, parallel=8)
+    agent = lambda pack, seed: make_agent("proactive", pack, seed)
+    records = play_concurrently(make_env, agent, episodes=64, parallel=8)
 
 An OpenAI-compatible server batches on its own side: share an :class:`OpenAIChatClient` between
 threads instead and skip the wrapper.

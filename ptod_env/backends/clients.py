@@ -150,7 +150,7 @@ class OpenAIChatClient:
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:200].decode("utf-8", "replace")
             raise ClientError(f"{self.url}: HTTP {exc.code}: {detail}") from exc
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise ClientTimeout(f"{self.url}: no response within {self.timeout}s") from exc
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError | socket.timeout):
@@ -224,7 +224,9 @@ class TransformersChatClient(_LocalBatchClient):
         threads: torch CPU threads (``None`` keeps torch's default).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, device: str = "cpu", timeout: float = 60.0, threads: int | None = None):
+    def __init__(
+        self, path: str | os.PathLike[str], *, device: str = "cpu", timeout: float = 60.0, threads: int | None = None
+    ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -10,6 +10,7 @@ the template line and counted as a fallback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,11 @@ SPEECH_SCHEMA = {
 }
 # Acts whose words must name the concern: the dynamics moved that concern, the user must say so.
 MUST_MENTION_CONCERN = frozenset({"hint", "voice", "object"})
+# A chat model slipping out of the persona into assistant talk.
+_ASSISTANT_TALK = re.compile(
+    r"\b(?:as an ai|language model|assist(?:ant|ance)?|how to respond|i can(?:no|')t help|i am not able to help)\b",
+    re.IGNORECASE,
+)
 
 
 class LLMSpeech:
@@ -114,9 +120,10 @@ class LLMSpeech:
     def check(self, reply: dict[str, Any], user_act: UserAct, line: str) -> str:
         """The utterance in ``reply`` if it may stand for ``line``, else :class:`InvalidReply`.
 
-        It must be a short non-empty string, mention no concern that neither ``line`` nor the
-        decided act mentions (the user never voices a concern it was not decided to voice), and
-        for hint, voice and object it must mention the decided concern.
+        It must be a short non-empty string in the persona's voice (no assistant talk), mention
+        no concern that neither ``line`` nor the decided act mentions (the user never voices a
+        concern it was not decided to voice), and for hint, voice and object it must mention the
+        decided concern.
         """
         utterance = reply.get("utterance")
         if not isinstance(utterance, str) or not utterance.strip():
@@ -124,6 +131,8 @@ class LLMSpeech:
         utterance = " ".join(utterance.split())
         if len(utterance) > self.max_chars:
             raise InvalidReply(f"the utterance is longer than {self.max_chars} characters")
+        if _ASSISTANT_TALK.search(utterance):
+            raise InvalidReply(f"the line must be what {self.pack.user_role} says, not an assistant")
         allowed = set(self.reader.read(line)[1]) | ({user_act.concern} if user_act.concern else set())
         mentioned = self.reader.read(utterance)[1]
         extra = [c for c in mentioned if c not in allowed]

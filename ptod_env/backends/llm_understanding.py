@@ -2,7 +2,7 @@
 
 The lexical backend screens the utterance first (:mod:`ptod_env.backends.screening`); the model
 reads only what passes. Its reply must be ``{"acts": [{"act": ..., "topic": ...}, ...]}`` with act
-names from :data:`ptod_env.acts.PRODUCTIVE_ACTS` and topics from the pack's concern ids
+names from :data:`MODEL_ACTS` and topics from the pack's concern ids
 (:meth:`LLMUnderstanding.check`). When it is not, after the retries, the lexical reading stands
 and a fallback is counted.
 """
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from ptod_env.scenario import ScenarioPack
 
 MAX_ACTS = 6
+MODEL_ACTS = A.PRODUCTIVE_ACTS | {A.UNINTELLIGIBLE}
+"""The acts the model may name; the other faults are ruled by the lexical screen."""
 
 
 def understanding_schema(pack: ScenarioPack) -> dict[str, Any]:
@@ -38,7 +40,7 @@ def understanding_schema(pack: ScenarioPack) -> dict[str, Any]:
                 "items": {
                     "type": "object",
                     "properties": {
-                        "act": {"enum": sorted(A.PRODUCTIVE_ACTS)},
+                        "act": {"enum": sorted(MODEL_ACTS)},
                         "topic": {"enum": [*pack.concern_ids, None]},
                     },
                     "required": ["act"],
@@ -104,8 +106,8 @@ class LLMUnderstanding:
             if not isinstance(item, dict):
                 raise InvalidReply("each entry of 'acts' must be an object")
             act, topic = item.get("act"), item.get("topic")
-            if act not in A.PRODUCTIVE_ACTS:
-                raise InvalidReply(f"unknown act {act!r}; use one of {sorted(A.PRODUCTIVE_ACTS)}")
+            if act not in MODEL_ACTS:
+                raise InvalidReply(f"unknown act {act!r}; use one of {sorted(MODEL_ACTS)}")
             if topic is not None and topic not in self.pack.concern_ids:
                 raise InvalidReply(f"unknown topic {topic!r}; use one of {list(self.pack.concern_ids)} or null")
             if topic is not None and act not in A.TOPICAL_ACTS:

@@ -72,10 +72,10 @@ def prepare_model(
     target = model_dir(name, cache)
     if (target / "config.json").is_file() and not force:
         return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     with tempfile.TemporaryDirectory() as scratch:
         gguf = _find_gguf(spec, Path(source) if source else None, Path(scratch))
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = _plain(AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name))
         partial = target.with_name(target.name + ".partial")

@@ -52,6 +52,7 @@ AGENT_ACT_MEANINGS = {
     A.OFFER: "offers a concrete incentive such as a free trial or a discount",
     A.CLOSE: "asks the customer to sign up or commit now",
     A.SMALL_TALK: "chit-chat unrelated to the sale",
+    A.UNINTELLIGIBLE: "words that make no sense",
 }
 
 USER_ACT_MEANINGS = {
@@ -80,7 +81,7 @@ USER_ACT_MEANINGS = {
     "reject": "decline for good",
     "hang_up": "end the call",
 }
-assert set(USER_ACT_MEANINGS) == A.USER_ACTS and set(AGENT_ACT_MEANINGS) == A.PRODUCTIVE_ACTS
+assert set(USER_ACT_MEANINGS) == A.USER_ACTS and set(AGENT_ACT_MEANINGS) == A.PRODUCTIVE_ACTS | {A.UNINTELLIGIBLE}
 
 
 def pack_prompt(pack: ScenarioPack, key: str, default: str) -> str:

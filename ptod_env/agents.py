@@ -53,7 +53,7 @@ class UserLineReader:
                     patterns.append((literal, act, re.compile("".join(regex), re.S)))
         # Most specific templates first; a bare "{hint}" matches anything and comes last.
         self._patterns = sorted(patterns, key=lambda p: -p[0])
-        self._topics = topic_index(pack)
+        self._topics = topic_index(pack.concerns)
 
     def read(self, line: str) -> tuple[str, list[str]]:
         topics = list(dict.fromkeys(cid for _, cid in self._topics.find_longest(tokens(line))))

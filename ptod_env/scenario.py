@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from ptod_env.dynamics import Rules
-from ptod_env.understanding import PhraseIndex, tokens
+from ptod_env.understanding import PhraseIndex, tokens, topic_index
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 SCHEMA_VERSION = 1
@@ -66,6 +66,13 @@ REQUIRED_TEMPLATES = (
     "hang_up",
 )
 _FORMATTER = string.Formatter()
+# Optional LLM prompts (ptod_env.backends) and the placeholders each may use.
+PROMPT_FIELDS = {
+    "speech_system": frozenset({"name", "first_name", "user_role", "company", "product", "talk_style", "mood"}),
+    "speech_user": frozenset({"line", "act", "act_meaning", "concern", "agent_line"}),
+    "understanding_system": frozenset({"company", "product", "user_role", "acts", "topics"}),
+    "understanding_user": frozenset({"text"}),
+}
 # Placeholders a template may use; anything else is a typo the loader reports.
 TEMPLATE_FIELDS = frozenset({"name", "first_name", "company", "product", "label", "hint", "voice"})
 
@@ -143,6 +150,7 @@ class ScenarioPack:
     templates: dict[str, dict[str, tuple[str, ...]]]
     agent_lines: dict[str, tuple[str, ...]]
     rules: Rules = field(default_factory=Rules)
+    prompts: dict[str, str] = field(default_factory=dict)
 
     @property
     def concern_ids(self) -> tuple[str, ...]:
@@ -209,6 +217,13 @@ def _resolve(name_or_path: str | Path) -> Path:
             "or pass a path to your own pack file"
         )
     return path
+
+
+class _Blank(dict):
+    """Format mapping that renders every placeholder as nothing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 class _Validator:
@@ -281,17 +296,26 @@ class _Validator:
         total = float(sum(weights))
         return Distribution(tuple(raw_choices), tuple(w / total for w in weights))
 
-    def template(self, value: str, where: str) -> str:
+    def template(self, value: str, where: str, allowed: frozenset[str] = TEMPLATE_FIELDS) -> str:
         try:
             names = {f for _, f, _, _ in _FORMATTER.parse(value) if f is not None}
         except ValueError as exc:
             raise self.fail(where, f"bad placeholder syntax ({exc}) in {value!r}", "balance the braces") from exc
-        unknown = names - TEMPLATE_FIELDS
+        unknown = names - allowed
         if unknown:
             raise self.fail(
-                where, f"unknown placeholders {sorted(unknown)} in {value!r}", f"use only {sorted(TEMPLATE_FIELDS)}"
+                where, f"unknown placeholders {sorted(unknown)} in {value!r}", f"use only {sorted(allowed)}"
             )
         return value
+
+    def prompts(self, data: Any) -> dict[str, str]:
+        data = self.mapping(data, "prompts")
+        for key in data:
+            if key not in PROMPT_FIELDS:
+                raise self.fail(f"prompts.{key}", "unknown prompt", f"use one of {sorted(PROMPT_FIELDS)}")
+        return {
+            key: self.template(self.text(data, key, "prompts."), f"prompts.{key}", PROMPT_FIELDS[key]) for key in data
+        }
 
     def concern(self, data: Any, where: str) -> ConcernSpec:
         data = self.mapping(data, where)
@@ -424,6 +448,19 @@ class _Validator:
         for act in templates_raw:
             if act not in templates:
                 raise self.fail(f"templates.{act}", "unknown user act", f"use one of {list(REQUIRED_TEMPLATES)}")
+        # A template is said whatever concerns the user holds: a concern keyword in it would be
+        # false evidence (the concern's own words come in through {hint} and {voice}).
+        keywords = topic_index(concerns)
+        for act, by_style in templates.items():
+            for style, lines in by_style.items():
+                for i, line in enumerate(lines):
+                    said = keywords.find_longest(tokens(_FORMATTER.vformat(line, (), _Blank())))
+                    if said:
+                        raise self.fail(
+                            f"templates.{act}.{style}[{i}]",
+                            f"{line!r} says the concern keyword {said[0][0]!r}",
+                            "reword it; concern words belong in the concern's hints and voices",
+                        )
 
         lines_raw = self.mapping(self.get(data, "agent_lines", ""), "agent_lines")
         agent_lines = {k: self.texts(lines_raw, k, "agent_lines.") for k in AGENT_LINE_KEYS}
@@ -448,6 +485,7 @@ class _Validator:
             templates=templates,
             agent_lines=agent_lines,
             rules=self.rules(data.get("dynamics") or {}),
+            prompts=self.prompts(data.get("prompts") or {}),
         )
 
     def template_brief(self, brief: str, known: set[str]) -> str:

@@ -22,7 +22,7 @@ from ptod_env import acts as A
 from ptod_env.acts import AgentAct
 
 if TYPE_CHECKING:
-    from ptod_env.scenario import ScenarioPack
+    from ptod_env.scenario import ConcernSpec, ScenarioPack
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
@@ -274,9 +274,9 @@ class PhraseIndex:
         return found
 
 
-def topic_index(pack: ScenarioPack) -> PhraseIndex:
-    """Keyword → concern id for a pack (the evidence a listener picks topics up from)."""
-    return PhraseIndex((kw, spec.id) for spec in pack.concerns for kw in spec.keywords)
+def topic_index(concerns: Iterable[ConcernSpec]) -> PhraseIndex:
+    """Keyword → concern id over a concern bank (the evidence a listener picks topics up from)."""
+    return PhraseIndex((kw, spec.id) for spec in concerns for kw in spec.keywords)
 
 
 class LexicalUnderstanding:
@@ -294,7 +294,7 @@ class LexicalUnderstanding:
         categories = ("greet", "probe_open", "empathize", "offer", "close", "pitch", "small_talk", "address_markers")
         self._lexicon = PhraseIndex((p, c) for c in categories for p in lex[c])
         self._question_words = frozenset(w for phrase in lex["question_words"] for w in tokens(phrase))
-        self._topics = topic_index(pack)
+        self._topics = topic_index(pack.concerns)
         vocabulary = set(_COMMON_WORDS)
         for text in pack.corpus():
             vocabulary.update(tokens(text))

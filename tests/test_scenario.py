@@ -93,6 +93,12 @@ BAD_EDITS = [
     (lambda d: d["traits"]["mood"].update(weights=[1, -1, 1]), "traits.mood.weights"),
     (lambda d: d["templates"]["accept"].update(terse=["Deal, {nmae}!", "ok"]), r"templates.accept.terse\[0\].*nmae"),
     (lambda d: d["templates"].pop("hang_up"), "templates.hang_up"),
+    (
+        lambda d: d["templates"]["listen"].update(terse=["Go on, the kitchen waits.", "ok"]),
+        r"listen.terse\[0\].*'kitchen'",
+    ),
+    (lambda d: d.update(prompts={"speech_user": "Say {line} to {victim}"}), r"prompts.speech_user.*victim"),
+    (lambda d: d.update(prompts={"pep_talk": "Go!"}), "prompts.pep_talk.*unknown prompt"),
     (lambda d: d["templates"].update(dance={"terse": ["a", "b"]}), "templates.dance.*unknown user act"),
     (
         lambda d: d["correlations"].append(
@@ -123,11 +129,12 @@ def test_bad_pack_names_file_field_and_fix(tmp_path, merchant, edit, match):
 
 
 def test_json_packs_and_overrides_load(tmp_path, merchant):
-    path = write(
-        tmp_path, merchant.source, lambda d: d.update(name="json_pack", dynamics={"accept_trust": 0.6}), ".json"
-    )
-    pack = load_scenario(path)
+    def edit(d):
+        d.update(name="json_pack", dynamics={"accept_trust": 0.6}, prompts={"understanding_user": "Message: {text}"})
+
+    pack = load_scenario(write(tmp_path, merchant.source, edit, ".json"))
     assert pack.name == "json_pack" and pack.rules.accept_trust == 0.6
+    assert pack.prompts == {"understanding_user": "Message: {text}"}
 
 
 @pytest.mark.parametrize("content", ["{unclosed: [", "- just\n- a list\n", "\x00\x01"])

@@ -9,7 +9,6 @@ vocabulary of :mod:`ptod_env.acts`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ptod_env import acts as A
@@ -86,8 +85,7 @@ assert set(USER_ACT_MEANINGS) == A.USER_ACTS and set(AGENT_ACT_MEANINGS) == A.PR
 
 def pack_prompt(pack: ScenarioPack, key: str, default: str) -> str:
     """The pack's prompt ``key`` when the pack defines one, else ``default``."""
-    prompts: Mapping[str, str] = getattr(pack, "prompts", None) or {}
-    return prompts.get(key, default)
+    return pack.prompts.get(key, default)
 
 
 def understanding_system(pack: ScenarioPack) -> str:

@@ -19,7 +19,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m ptod_agents.demo
+	$(BIN)/ptod rollout --agent all --domain all --episodes 200
+	$(BIN)/python -m ptod_agents.demo --out runs/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,6 +15,7 @@ the end-of-turn token.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,8 @@ class Policy:
         ends = [ends] if isinstance(ends, int) else list(ends or [])
         self.end_ids = sorted({tokenizer.eos_token_id, *ends} - {None})
         self.end_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else self.end_ids[0]
+        self.sample_seconds = 0.0
+        """Wall time spent in :meth:`sample` so far (the benchmark's generation share)."""
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **kwargs) -> Policy:
@@ -161,6 +164,7 @@ class Policy:
         """
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        start = time.perf_counter()
         self.model.eval()
         width = max(len(p) for p in prompts)
         ids = torch.tensor([[self.pad_id] * (width - len(p)) + list(p) for p in prompts], dtype=torch.long)
@@ -199,4 +203,5 @@ class Policy:
         for row, lp in zip(token_rows, logprob_rows, strict=True):
             cut = next((i + 1 for i, t in enumerate(row) if t in end_set), len(row))
             samples.append(Sample(tokens=row[:cut], logprobs=lp[:cut]))
+        self.sample_seconds += time.perf_counter() - start
         return samples

@@ -24,10 +24,15 @@ END_OF_TURN = "<|im_end|>"
 START_OF_TURN = "<|im_start|>"
 PAD = "<|pad|>"
 CHAT_TEMPLATE = (
-    "{% for message in messages %}" + START_OF_TURN + "{{ message['role'] }}\n{{ message['content'] }}" + END_OF_TURN
+    "{% for message in messages %}"
+    + START_OF_TURN
+    + "{{ message['role'] }}\n{{ message['content'] }}"
+    + END_OF_TURN
     # The newline after the end-of-turn token is a separate token, so a completion is exactly the
     # utterance plus END_OF_TURN and generation can stop on it.
-    + "\n{% endfor %}{% if add_generation_prompt %}" + START_OF_TURN + "assistant\n{% endif %}"
+    + "\n{% endfor %}{% if add_generation_prompt %}"
+    + START_OF_TURN
+    + "assistant\n{% endif %}"
 )
 
 

@@ -52,9 +52,7 @@ def random_concerns(
     ]
 
 
-def render_prompt(
-    observation: str, view: str, concerns: Sequence[Mapping[str, Any]] | None, history_turns: int
-) -> str:
+def render_prompt(observation: str, view: str, concerns: Sequence[Mapping[str, Any]] | None, history_turns: int) -> str:
     """The text a policy reads in ``view`` ("student" or "teacher"; the teacher needs ``concerns``)."""
     if view not in VIEWS:
         raise ValueError(f"view must be one of {VIEWS}, got {view!r}")

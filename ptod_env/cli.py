@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rollout = sub.add_parser("rollout", help="run a reference agent over many users")
     rollout.add_argument("--agent", choices=[*AGENTS, "all"], required=True, help="'all': every reference agent")
-    rollout.add_argument("--episodes", type=_positive_int, default=100)
+    rollout.add_argument("--episodes", type=positive_int, default=100)
     add_env_arguments(rollout, allow_all=True)
     rollout.add_argument("--seed", type=int, default=0, help="episode i uses env seed SEED+i")
     rollout.add_argument("--json", action="store_true", help="print one JSON object per run instead of a table")
@@ -42,11 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollout.set_defaults(run=run_rollout)
 
     for module in COMMAND_MODULES:
-        try:
-            importlib.import_module(module).add_commands(sub)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
-                raise
+        importlib.import_module(module).add_commands(sub)
     return parser
 
 
@@ -57,7 +53,7 @@ def add_env_arguments(parser: argparse.ArgumentParser, allow_all: bool = False) 
     parser.add_argument("--split", choices=SPLITS, default="test")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")

@@ -93,8 +93,8 @@ def test_a_killed_rollout_keeps_every_finished_episode(tmp_path):
     command = [sys.executable, "-m", "ptod_env.cli", "rollout", "--agent", "oracle", "--episodes", "100000"]
     proc = subprocess.Popen([*command, "--record", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (path.exists() and path.stat().st_size > 20_000):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (path.exists() and path.read_bytes().count(b"\n") >= 3):
             time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGKILL)

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from ptod_env.agents import AGENTS
-from ptod_env.cli import _positive_int, add_env_arguments
+from ptod_env.cli import add_env_arguments, positive_int
 from ptod_env.understanding import understanding_names
 
 
@@ -24,10 +24,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     check.add_argument("--understanding", default="lexical", help="comma-separated understanding backends")
     check.add_argument("--speech", default="template", help="comma-separated speech backends")
     check.add_argument("--agent", choices=sorted(AGENTS), default="proactive")
-    check.add_argument("--episodes", type=_positive_int, default=50)
+    check.add_argument("--episodes", type=positive_int, default=50)
     add_env_arguments(check)
     check.add_argument("--seed", type=int, default=0, help="episode i uses env seed SEED+i")
-    check.add_argument("--parallel", type=_positive_int, default=1, help="envs played at once (requests batched)")
+    check.add_argument("--parallel", type=positive_int, default=1, help="envs played at once (requests batched)")
     check.add_argument("--judge", choices=("reader", "embedding"), default="reader", help="how replies are read back")
     add_client_arguments(check)
     check.add_argument("--json", action="store_true", help="print JSON lines instead of a table")

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ptod_env.scenario import ConcernSpec, ScenarioPack
+from ptod_env.speech import line_fields
 from ptod_env.understanding import tokens, topic_index
 from ptod_env.views import last_user_line, parse_brief
 
@@ -81,10 +82,7 @@ class _PackAgent:
         return self.say(options[int(self.rng.integers(len(options)))])
 
     def say(self, template: str) -> str:
-        name = self.facts.get("name", "there")
-        return template.format(
-            first_name=name.split()[0], name=name, company=self.pack.company, product=self.pack.product
-        )
+        return template.format(**line_fields(self.pack, self.facts.get("name", "there")))
 
     def answer(self, spec: ConcernSpec, times: int) -> str:
         return spec.answers[times % len(spec.answers)]

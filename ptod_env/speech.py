@@ -45,10 +45,14 @@ def pick(options: Sequence[str], rng: np.random.Generator) -> str:
     return options[int(rng.random() * len(options))]
 
 
-def persona_fields(pack: ScenarioPack, persona: Persona) -> dict[str, str]:
-    """The placeholder values every template and agent line may use."""
-    name = str(persona.background.get("name", "there"))
+def line_fields(pack: ScenarioPack, name: str) -> dict[str, str]:
+    """The placeholder values every template and agent line may use, for a user called ``name``."""
     return {"name": name, "first_name": name.split()[0], "company": pack.company, "product": pack.product}
+
+
+def persona_fields(pack: ScenarioPack, persona: Persona) -> dict[str, str]:
+    """:func:`line_fields` for a persona."""
+    return line_fields(pack, str(persona.background.get("name", "there")))
 
 
 class TemplateSpeech:

@@ -9,6 +9,7 @@ import yaml
 
 from ptod_env.persona import TEST_USERS, sample_persona
 from ptod_env.scenario import ScenarioError, load_scenario, shipped_scenarios
+from ptod_env.speech import line_fields
 from ptod_env.understanding import LexicalUnderstanding
 
 SHIPPED = shipped_scenarios()
@@ -47,7 +48,7 @@ def test_agent_lines_are_understood_as_their_act(name, kind):
     pack = load_scenario(name)
     understand = LexicalUnderstanding(pack).understand
     for line in pack.agent_lines[kind]:
-        line = line.format(first_name="Sam", name="Sam Lee", company=pack.company, product=pack.product)
+        line = line.format(**line_fields(pack, "Sam Lee"))
         assert kind in {a.act for a in understand(line, [])}, line
 
 

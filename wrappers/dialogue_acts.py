@@ -13,6 +13,7 @@ from ptod_env import MAX_TURNS
 from ptod_env.agents import UserLineReader, concern_prior
 from ptod_env.dynamics import CONCERN_STATUSES
 from ptod_env.scenario import DISCLOSURES, ScenarioPack
+from ptod_env.speech import line_fields
 from ptod_env.views import last_user_line, parse_brief
 
 __all__ = ["UNTARGETED_ACTS", "DialogueActs"]
@@ -136,10 +137,7 @@ class DialogueActs(gym.Wrapper[np.ndarray, np.int64, str, str], RecordConstructo
     def sentence(self, action: int) -> str:
         """The sentence ``action`` is spoken as next (the persona's name filled in from the brief)."""
         lines = self.sentences[action]
-        name = self._facts.get("name", "there")
-        return lines[self._used[action] % len(lines)].format(
-            first_name=name.split()[0], name=name, company=self.pack.company, product=self.pack.product
-        )
+        return lines[self._used[action] % len(lines)].format(**line_fields(self.pack, self._facts.get("name", "there")))
 
     def _read(self, text: str) -> None:
         self._last_act, self._last_topics = self._reader.read(last_user_line(text))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ptod_env import acts as A
 from ptod_env.acts import AgentAct
 from ptod_env.backends.screening import limit_topics, screen
+from ptod_env.speech import line_fields
 from ptod_env.understanding import LexicalUnderstanding
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ _UNTARGETED = (A.GREET, A.PROBE_OPEN, A.EMPATHIZE, A.OFFER, A.CLOSE, A.PITCH, A.
 
 def act_exemplars(pack: ScenarioPack) -> list[tuple[str, str]]:
     """``(text, act)`` pairs: what each act sounds like in this pack."""
-    fields = {"first_name": "Sam", "name": "Sam", "company": pack.company, "product": pack.product}
+    fields = line_fields(pack, "Sam")
     pairs = [(phrase, act) for act in _UNTARGETED for phrase in pack.lexicon[act]]
     pairs += [
         (line.format(**fields), kind)

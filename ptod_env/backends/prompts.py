@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ptod_env import acts as A
+from ptod_env.speech import line_fields
 
 if TYPE_CHECKING:
     from ptod_env.scenario import ScenarioPack
@@ -102,7 +103,7 @@ def understanding_examples(pack: ScenarioPack) -> list[tuple[str, str]]:
     def reply(*acts: tuple[str, str | None]) -> str:
         return json.dumps({"acts": [{"act": act, "topic": topic} for act, topic in acts]})
 
-    fields = {"first_name": "Sam", "name": "Sam", "company": pack.company, "product": pack.product}
+    fields = line_fields(pack, "Sam")
     lines = {kind: options[0].format(**fields) for kind, options in pack.agent_lines.items()}
     first, second = pack.concerns[0], pack.concerns[-1]
     return [

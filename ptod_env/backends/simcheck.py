@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ptod_env.agents import UserLineReader, make_agent
 from ptod_env.backends.batching import play_concurrently
+from ptod_env.speech import line_fields
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -57,7 +58,7 @@ class UserActJudge:
 
 
 def _filled_templates(pack: ScenarioPack) -> list[tuple[str, str]]:
-    base = {"name": "Sam Lee", "first_name": "Sam", "company": pack.company, "product": pack.product}
+    base = line_fields(pack, "Sam Lee")
     examples = []
     for act, by_style in pack.templates.items():
         for template in {t for lines in by_style.values() for t in lines}:

@@ -35,6 +35,20 @@ PRODUCTIVE_ACTS = frozenset({GREET, PROBE_OPEN, PROBE, ADDRESS, PITCH, EMPATHIZE
 FAULT_ACTS = frozenset({SILENCE, UNINTELLIGIBLE, REPEAT, RAMBLING, MANIPULATION, TOPIC_DUMP, KEYWORD_STUFFING})
 AGENT_ACTS = PRODUCTIVE_ACTS | FAULT_ACTS
 
+# Qualities of an act (``AgentAct.quality``), judged by ptod_env.quality: what the words give.
+SUBSTANTIVE = "substantive"  # a concrete commitment, fact or option for the concern (or a real incentive)
+GENERIC = "generic"  # gives something, but nothing about this concern, or filler already used
+MENTION = "mention"  # names the topic, gives nothing
+ACKNOWLEDGEMENT = "acknowledgement"  # "we hear you about..."
+REFUSAL = "refusal"  # "we will not change..."
+ECHO = "echo"  # the user's own words handed back
+EMPTY = "empty"  # an untargeted offer with no content
+RESPONSIVE = "responsive"  # empathy in words not used before in the call
+FORMULAIC = "formulaic"  # empathy with a formula already used in the call
+QUALITIES = frozenset({SUBSTANTIVE, GENERIC, MENTION, ACKNOWLEDGEMENT, REFUSAL, ECHO, EMPTY, RESPONSIVE, FORMULAIC})
+# Qualities of a topical statement that do not answer the concern.
+NON_ANSWERS = frozenset({GENERIC, MENTION, ACKNOWLEDGEMENT, REFUSAL, ECHO})
+
 # Acts the simulated user answers with. ``concern`` is set for the concern-bearing ones.
 USER_ACTS = frozenset(
     {
@@ -72,13 +86,19 @@ class AgentAct(NamedTuple):
     Attributes:
         act: one of :data:`AGENT_ACTS`.
         topic: the concern id the act is about, or ``None`` for untargeted acts.
+        quality: what the words give the listener, judged by :mod:`ptod_env.quality` from the
+            utterance and the conversation so far (one of :data:`QUALITIES`: e.g.
+            ``substantive``, ``acknowledgement``, ``refusal``, ``echo`` for an answer,
+            ``responsive`` or ``formulaic`` for empathy), or ``None`` where no judgement applies
+            or none was made; the dynamics take an unjudged act at face value.
     """
 
     act: str
     topic: str | None = None
+    quality: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
-        return {"act": self.act, "topic": self.topic}
+        return {"act": self.act, "topic": self.topic, "quality": self.quality}
 
 
 class UserAct(NamedTuple):

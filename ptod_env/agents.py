@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ptod_env.dynamics import EMPATHY_CUES
 from ptod_env.scenario import ConcernSpec, ScenarioPack
 from ptod_env.speech import line_fields
 from ptod_env.understanding import tokens, topic_index
@@ -76,10 +77,15 @@ class _PackAgent:
     def reset(self, observation: str, info: dict[str, Any]) -> None:
         self.facts = parse_brief(self.pack, observation)
         self.turn = 0
+        self.said: set[str] = set()
 
     def line(self, kind: str) -> str:
-        options = self.pack.agent_lines[kind]
-        return self.say(options[int(self.rng.integers(len(options)))])
+        """One of the pack's lines of this kind, preferring one not said yet in this call (the
+        same formula twice sounds scripted)."""
+        options = [o for o in self.pack.agent_lines[kind] if o not in self.said] or self.pack.agent_lines[kind]
+        choice = options[int(self.rng.integers(len(options)))]
+        self.said.add(choice)
+        return self.say(choice)
 
     def say(self, template: str) -> str:
         return template.format(**line_fields(self.pack, self.facts.get("name", "there")))
@@ -182,6 +188,7 @@ class OracleAgent(_PackAgent):
     def reset(self, observation: str, info: dict[str, Any]) -> None:
         super().reset(observation, info)
         self.answered: dict[str, int] = {}
+        self.empathized = 0
 
     def decide(self, observation: str, info: dict[str, Any]) -> str:
         rules = self.pack.rules
@@ -192,16 +199,25 @@ class OracleAgent(_PackAgent):
         if not pending:
             if trust >= rules.accept_trust:
                 return greeting + self.line("close")
-            return greeting + self.line("empathize") + " " + self.line("pitch")
+            return greeting + self.warm_up(info)
         concern = pending[0]
         spec = self.pack.concern(concern["id"])
         if concern["status"] == "latent":
             ready = concern["disclosure"] != "deep" or trust + rules.probe_hit_trust >= rules.deep_hint_trust
             if not ready:
-                return greeting + self.line("empathize") + " " + spec.probes[self.turn % len(spec.probes)]
+                # A deep concern is denied to a stranger: earn trust first, then let it surface.
+                return greeting + self.warm_up(info)
             return greeting + spec.probes[0]
         self.answered[spec.id] = self.answered.get(spec.id, 0) + 1
         return greeting + self.answer(spec, self.answered[spec.id] - 1)
+
+    def warm_up(self, info: dict[str, Any]) -> str:
+        """An open question, with empathy while the user's last words call for it and it still
+        builds trust."""
+        if info["user_act"]["act"] in EMPATHY_CUES and self.empathized < self.pack.rules.paid_empathies:
+            self.empathized += 1
+            return f"{self.line('empathize')} {self.line('probe_open')}"
+        return self.line("probe_open")
 
 
 AGENTS: dict[str, Callable[[ScenarioPack, int | None], Agent]] = {

@@ -26,6 +26,8 @@ _RANK = {status: i for i, status in enumerate(CONCERN_STATUSES)}
 # Order in which the user is willing to talk about concerns: the open ones first.
 _OPENNESS = {"open": 0, "guarded": 1, "deep": 2}
 _MOOD_TRUST = {"friendly": 0.1, "wary": -0.1}
+# User acts that empathy can answer: the user shared, objected or held back.
+EMPATHY_CUES = frozenset({"hint", "voice", "object", "vague_objection", "guarded_reply", "follow_up", "think_about_it"})
 _FAULT_REPLY = {
     A.SILENCE: "annoyed",
     A.UNINTELLIGIBLE: "confused",
@@ -46,7 +48,7 @@ class Rules:
     initial_trust: float = 0.3
     greet_trust: float = 0.05
     empathy_trust: float = 0.08
-    idle_empathy_trust: float = 0.01
+    idle_empathy_trust: float = -0.02
     probe_open_trust: float = 0.02
     probe_hit_trust: float = 0.04
     probe_miss_trust: float = -0.04
@@ -73,6 +75,17 @@ class Rules:
     idle_patience_cost: int = 1
     max_utterance_chars: int = 1200
     topic_dump_threshold: int = 3
+    # What the quality of an act is worth (ptod_env.quality judges it).
+    paid_empathies: int = 2
+    formulaic_empathy_trust: float = -0.03
+    unanswered_trust: float = -0.02
+    refusal_trust: float = -0.08
+    # Hidden in proportion: a probe on a deep concern the user still hides draws a guarded reply
+    # with chance hidden_probe_tell * trust / deep_hint_trust, else the same denial a user
+    # without the concern gives; a user without it answers guardedly with chance
+    # evasive_probe_chance while trust is below guarded_voice_trust.
+    hidden_probe_tell: float = 0.3
+    evasive_probe_chance: float = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +105,8 @@ class UserState:
     pitches: int = 0
     greeted: bool = False
     last_user_act: str = "answer_phone"
+    empathies: int = 0
+    offered: bool = False
 
     @property
     def terminal(self) -> bool:
@@ -173,6 +188,8 @@ class _Turn:
         self.failed_closes = state.failed_closes
         self.pitches = state.pitches
         self.greeted = state.greeted
+        self.empathies = state.empathies
+        self.offered = state.offered
         self.outcome: str | None = None
         self.events: list[dict[str, Any]] = []
         self.reply = UserAct("listen")
@@ -232,7 +249,12 @@ class _Turn:
             self.respond(_FAULT_REPLY[fault], None, 3)
             return
         for act in sorted(agent_acts, key=lambda a: _ACT_ORDER[a.act]):
-            getattr(self, f"on_{act.act}")(act.topic)
+            if act.act in A.TOPICAL_ACTS and act.quality in A.NON_ANSWERS:
+                self.on_non_answer(act.topic, act.quality)
+            elif act.act in (A.EMPATHIZE, A.OFFER):
+                getattr(self, f"on_{act.act}")(act.topic, act.quality)
+            else:
+                getattr(self, f"on_{act.act}")(act.topic)
 
     def on_greet(self, _topic: str | None) -> None:
         if not self.greeted:
@@ -251,17 +273,16 @@ class _Turn:
                 "impatient" if self.persona.traits.get("time_pressure") == "high" else "small_talk_back", None, 1
             )
 
-    def on_empathize(self, _topic: str | None) -> None:
-        if self.before.last_user_act in {
-            "hint",
-            "voice",
-            "object",
-            "vague_objection",
-            "guarded_reply",
-            "follow_up",
-            "think_about_it",
-        }:
-            self.trust += self.rules.empathy_trust
+    def on_empathize(self, _topic: str | None, quality: str | None = None) -> None:
+        if quality == A.FORMULAIC:
+            # The same formula again: it stops paying, and then it grates.
+            self.trust += self.rules.formulaic_empathy_trust
+            self.respond("listen", None, 1)
+            return
+        paid = self.empathies < self.rules.paid_empathies
+        self.empathies += 1
+        if self.before.last_user_act in EMPATHY_CUES:
+            self.trust += self.rules.empathy_trust if paid else 0.0
             self.respond("feel_heard", None, 2)
             # Feeling heard is what lets a user say the thing they only hinted at.
             for i in self.concealed():
@@ -271,18 +292,21 @@ class _Turn:
                         self.respond(shown, self.persona.concerns[i].id, 5)
                         break
         else:
+            # Sympathy for nothing the user said sounds scripted.
             self.trust += self.rules.idle_empathy_trust
             self.respond("feel_heard", None, 1)
 
     def on_pitch(self, topic: str | None) -> None:
         i = self.index.get(topic) if topic else None
         if i is not None and _RANK["hinted"] <= _RANK[self.statuses[i]] < _RANK["resolved"]:
-            # Talking about the very thing the user raised is an answer, not a pitch.
+            # Saying something substantive about the very thing the user raised is an answer (a
+            # bare mention never reaches here: it is a non-answer).
             self.on_address(topic)
             return
         self.pitches += 1
         if self.pitches > self.rules.free_pitches:
-            self.trust += self.rules.pitch_trust
+            # Pressure adds up: each pitch past the free ones costs more than the one before.
+            self.trust += self.rules.pitch_trust * (self.pitches - self.rules.free_pitches)
             self.patience -= self.rules.idle_patience_cost
         self.respond("listen", None, 1)
         # A pitch may prompt an outspoken user to raise an open concern as a question.
@@ -292,12 +316,37 @@ class _Turn:
                 self.respond("voice", self.persona.concerns[i].id, 4)
             break
 
-    def on_offer(self, topic: str | None) -> None:
-        if topic is None:
+    def on_offer(self, topic: str | None, quality: str | None = None) -> None:
+        if topic is not None:
+            self.on_address(topic)
+        elif quality != A.EMPTY and not self.offered:
+            # One concrete incentive is welcome; more of them, or empty ones, are sales pressure.
+            self.offered = True
             self.trust += self.rules.offer_trust
             self.respond("listen", None, 1)
         else:
-            self.on_address(topic)
+            self.on_pitch(None)
+
+    def on_non_answer(self, topic: str | None, quality: str | None) -> None:
+        """A topical statement that gives the user nothing for the concern: a mention, an
+        acknowledgement, a refusal, generic filler or the user's own words handed back."""
+        i = self.index.get(topic) if topic else None
+        if i is None or (self.statuses[i] == "latent" and self.persona.concerns[i].disclosure != "open"):
+            # Not the user's worry, or one they are not ready to talk about: the same reaction.
+            self.trust += self.rules.address_miss_trust
+            self.respond("not_relevant", None, 2)
+            return
+        concern, status = self.persona.concerns[i], self.statuses[i]
+        self.patience -= self.rules.idle_patience_cost
+        if status == "resolved":
+            self.respond("resolved", concern.id, 1)
+        elif status == "latent":
+            # An outspoken user takes the cue and says what they think about it.
+            self.set_status(i, "voiced")
+            self.respond("voice", concern.id, 4)
+        else:
+            self.trust += self.rules.refusal_trust if quality == A.REFUSAL else self.rules.unanswered_trust
+            self.respond("follow_up", concern.id, 4)
 
     def on_address(self, topic: str | None) -> None:
         i = self.index.get(topic) if topic else None
@@ -335,12 +384,21 @@ class _Turn:
         if i is None:
             self.trust += self.rules.probe_miss_trust
             self.patience -= self.rules.idle_patience_cost
-            self.respond("deny_topic", None, 3)
+            evasive = self.trust < self.rules.guarded_voice_trust and self.chance(self.rules.evasive_probe_chance)
+            self.respond("guarded_reply" if evasive else "deny_topic", None, 3)
             return
         concern, status = self.persona.concerns[i], self.statuses[i]
         if status == "resolved":
             self.respond("resolved", concern.id, 2)
             return
+        if status == "latent" and not self.would_reveal(i, self.trust + self.rules.probe_hit_trust):
+            # Still hidden: the user mostly deflects exactly as a user without the concern does.
+            tell = self.rules.hidden_probe_tell * min(1.0, self.trust / self.rules.deep_hint_trust)
+            if not self.chance(tell):
+                self.trust += self.rules.probe_miss_trust
+                self.patience -= self.rules.idle_patience_cost
+                self.respond("deny_topic", None, 3)
+                return
         self.trust += self.rules.probe_hit_trust
         shown = self.reveal(i)
         if shown:
@@ -349,6 +407,14 @@ class _Turn:
             self.respond("voice", concern.id, 3)
         else:
             self.respond("guarded_reply", None, 3)
+
+    def chance(self, p: float) -> bool:
+        # No draw when the outcome is certain, so rules at 0 or 1 leave the random stream alone.
+        return p >= 1.0 or (p > 0.0 and bool(self.rng.random() < p))
+
+    def would_reveal(self, i: int, trust: float) -> bool:
+        disclosure = self.persona.concerns[i].disclosure
+        return disclosure != "deep" or trust >= self.rules.deep_hint_trust
 
     def on_probe_open(self, _topic: str | None) -> None:
         self.trust += self.rules.probe_open_trust
@@ -417,6 +483,8 @@ class _Turn:
             pitches=self.pitches,
             greeted=self.greeted,
             last_user_act=self.reply.act,
+            empathies=self.empathies,
+            offered=self.offered,
         )
         return new_state, self.events, self.reply
 

@@ -12,6 +12,7 @@ from gymnasium.utils import RecordConstructorArgs
 from ptod_env.acts import AgentAct, UserAct
 from ptod_env.dynamics import TERMINAL_STAGES, UserState, initial_state, transition
 from ptod_env.persona import Persona, sample_persona, split_range
+from ptod_env.quality import judge
 from ptod_env.scenario import ScenarioPack, load_scenario
 from ptod_env.speech import Speech, make_speech
 from ptod_env.understanding import Understanding, make_understanding
@@ -194,7 +195,8 @@ class ProactiveSalesEnv(gym.Env[str, str]):
             raise TypeError(
                 f"action must be a str (the agent's utterance), got {type(action).__name__}: {action!r:.80}"
             )
-        agent_acts = self.understanding.understand(action, self._agent_history)
+        # Whatever the backend read, the quality of each act is judged the same way.
+        agent_acts = judge(self.understanding.understand(action, self._agent_history), action, self._turns, self.pack)
         before = self.state
         after, events, user_act = transition(before, agent_acts, self.persona, self.np_random, self.pack.rules)
         self._turns.append((AGENT, sanitize(action)))

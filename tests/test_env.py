@@ -59,7 +59,10 @@ def test_info_carries_the_contract_keys(env):
     assert {"id", "description", "severity", "status"} <= set(info["concerns"][0])
     assert {"stage", "trust", "patience", "concerns"} <= set(info["state"])
     assert {"before", "after", "events"} == set(info["transition"])
-    assert info["agent_acts"] == [{"act": "greet", "topic": None}, {"act": "probe_open", "topic": None}]
+    assert info["agent_acts"] == [
+        {"act": "greet", "topic": None, "quality": None},
+        {"act": "probe_open", "topic": None, "quality": None},
+    ]
     assert info["outcome"] is None and info["turn"] == 1
 
 
@@ -127,7 +130,7 @@ def test_repeating_a_message_is_recognised(env):
     env.reset(seed=1)
     env.step("How is your day going so far?")
     _, _, _, _, info = env.step("How is your day going so far?")
-    assert info["agent_acts"] == [{"act": "repeat", "topic": None}]
+    assert info["agent_acts"] == [{"act": "repeat", "topic": None, "quality": None}]
 
 
 @pytest.mark.parametrize("action", [None, 42, b"bytes", ["hi"], {"role": "assistant", "content": "hi"}])

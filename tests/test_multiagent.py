@@ -107,7 +107,7 @@ def test_custom_customer_words_replace_the_simulators_and_the_state_keeps_tracki
     transcript = env.render()
     assert "User: [customer line 1]" in transcript and "User: [customer line 2]" in transcript
     assert env.unwrapped.simulator.state.turn == 2
-    assert env.infos["salesperson"]["agent_acts"] == [{"act": "probe_open", "topic": None}]
+    assert env.infos["salesperson"]["agent_acts"] == [{"act": "probe_open", "topic": None, "quality": None}]
 
 
 def test_parallel_env_plays_only_the_speakers_action():

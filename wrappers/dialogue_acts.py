@@ -55,7 +55,7 @@ class DialogueActs(gym.Wrapper[np.ndarray, np.int64, str, str], RecordConstructo
         ('greet', 'probe_open', 'empathize')
         >>> obs, reward, terminated, truncated, info = env.step(env.action_names.index("probe_open"))
         >>> info["agent_acts"]
-        [{'act': 'probe_open', 'topic': None}]
+        [{'act': 'probe_open', 'topic': None, 'quality': None}]
     """
 
     def __init__(self, env: gym.Env[str, str], privileged: bool = False, max_turns: int | None = None):

@@ -1,0 +1,339 @@
+"""The understanding layer's judgement of what an act is worth to the listener: its *quality*.
+
+Understanding backends say which acts an utterance performs and about which concern; this module
+then reads, as a person would, whether the words give the user anything. It works on the text and
+the conversation so far, so it serves every backend (lexical, embedding, LLM) alike, and the env
+applies it to whatever the backend returned (:meth:`ProactiveSalesEnv.decide`). What each quality
+is worth is the dynamics' business (:mod:`ptod_env.dynamics`).
+
+Qualities (``AgentAct.quality``):
+
+- topical statements (``address``, ``offer`` / ``pitch`` with a topic):
+  ``substantive`` (a concrete commitment, fact or option, about that concern),
+  ``generic`` (gives something, but nothing about that concern, or the very content already given
+  for another concern in this call), ``mention`` (names the topic, gives nothing),
+  ``acknowledgement`` ("we hear you about..."), ``refusal`` ("we will not change...") or
+  ``echo`` (the user's own words handed back);
+- ``probe``: ``echo`` when the question is the user's own words, else None;
+- untargeted ``offer``: ``substantive`` (a concrete incentive) or ``empty``;
+- ``empathize``: ``responsive`` (fresh words) or ``formulaic`` (a formula already used this call).
+
+The reading is lexical and deliberately structural: substance needs a *giving* construction (we +
+an action, an option for the user, the absence of a cost, a quantity stated as a fact) **and**
+words specific to the concern (from the scenario pack's own text about it, excluding the words
+that name it). Keywords alone, numbers alone, or the same filler for every concern do not pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from ptod_env import acts as A
+from ptod_env.acts import (
+    ACKNOWLEDGEMENT,
+    ECHO,
+    EMPTY,
+    FORMULAIC,
+    GENERIC,
+    MENTION,
+    REFUSAL,
+    RESPONSIVE,
+    SUBSTANTIVE,
+    AgentAct,
+)
+from ptod_env.scenario import ScenarioPack
+from ptod_env.understanding import tokens, topic_index
+
+
+def word_set(text: str) -> frozenset[str]:
+    """A set of words written as one whitespace-separated string (easier to read than a list)."""
+    return frozenset(text.split())
+
+
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_STOPWORDS = word_set(
+    """a about above after again all also am an and any are as at be because been before being
+    both but by can could did do does doing don't down during each even far few for from further
+    had has have having he her here hers him his how i i'd i'll i'm i've if in into is it it's its
+    just let me more most much my no nor not now of off on once only or other our ours out over own
+    same she should so some such than that that's the their them then there there's these they
+    this those through to too under until up very was we we'll we're were what when where which
+    while who why will with would you you'll you're your yours yourself
+    anyone anything everything nothing something else enough know need real seem thing things way
+    like make made come take right us people mean sure see say look whole little good great new
+    big small always never alway might must get getting got keep go goes turn put start part place
+    kind sort matter important problem concern worry worried help use time call really actually
+    exactly simply honestly pretty completely single back well also even still lot lots many every
+    each able want okay yes yeah"""
+)
+_NUMBER_WORDS = word_set(
+    """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty
+    ninety hundred hundreds thousand thousands half first second third"""
+)
+_UNITS = word_set(
+    """percent minute minutes hour hours day days daily week weeks weekly month months monthly
+    year years yearly euro euros dollar dollars cent cents"""
+)
+# "we <verb>" that only reports the speaker's attention, not an action for the user.
+_ACK_VERBS = word_set(
+    """hear heard understand understood know knew see saw get got appreciate feel felt recognise
+    recognize realise realize note noted care value respect hope think believe want like
+    acknowledge sympathise sympathize empathise empathize agree totally completely really
+    definitely are were have"""
+)
+_ACK_CUES = frozenset({"hear", "understand", "know", "appreciate", "noted", "concern", "concerns", "valid", "point"})
+_SUBJECTS = frozenset({"we", "we'll", "we're", "we've", "our", "i'll"})
+_ABSENT = frozenset({"no", "zero", "without", "never"})
+_SPEAKERS = frozenset({"we", "i", "our", "we'll", "i'll", "can't", "won't", "cannot"})
+_NEGATIONS = frozenset({"not", "no", "never", "cannot", "can't", "won't", "don't", "doesn't", "isn't", "aren't"})
+# Verbs whose negation declines help; other verbs negated ("we never penalise") are promises.
+_HELP_VERBS = word_set(
+    """change changing lower lowering reduce reducing offer offering help helping do doing make
+    budge negotiate adjust waive cover covering give giving compensate pay paying provide
+    guarantee move bend accommodate promise fix handle support discuss alter match
+    anything"""
+)
+_REFUSAL_PHRASES = (
+    "nothing we can do",
+    "nothing i can do",
+    "not negotiable",
+    "non negotiable",
+    "no exceptions",
+    "take it or leave it",
+    "how it is",
+    "not our problem",
+    "your problem",
+    "deal with it",
+    "no way",
+    "not possible",
+    "out of the question",
+    "stays as it is",
+    "stay as they are",
+)
+_OPTION = re.compile(
+    r"\b(?:you (?:can|could|may|choose|decide|set|keep|stay|get|pick|pause|control|go|ride|cancel|see|start|"
+    r"limit|exclude|include|also)|you'll get|you will get|you're free|you are free|free to|your choice|"
+    r"option|optional|opt (?:in|out)|up to you)\b"
+)
+_ABSENCE = re.compile(r"\b(?:no|zero|without|never|nobody|nothing) (?!way\b|worries\b|problem\b|idea\b|thanks\b)[a-z]")
+_FACT_WORDS = frozenset({"is", "are", "costs", "cost", "takes", "pays", "per", "within", "under", "only", "just"})
+_FACT_WORDS |= frozenset({"capped", "cap", "at", "every", "each", "lands", "arrives", "same", "limit", "limited"})
+_EMPATHY_CUES = (
+    "i understand",
+    "i hear you",
+    "that makes sense",
+    "i get that",
+    "i get it",
+    "that's fair",
+    "that is fair",
+    "understandable",
+    "i can imagine",
+    "sorry to hear",
+    "i appreciate",
+    "right to",
+    "good point",
+)
+
+
+def stem(word: str) -> str:
+    """A crude plural/verb-s stem, enough to match "margins" with "margin"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def words_of(text: str) -> list[str]:
+    """Tokens with "%" read as "percent"."""
+    return tokens(text.replace("%", " percent "))
+
+
+def content(words: Sequence[str]) -> set[str]:
+    return {stem(w) for w in words if w not in _STOPWORDS and w not in _NUMBER_WORDS and not w.isdigit()}
+
+
+class QualityJudge:
+    """Judges the quality of acts in one scenario pack (build once per pack)."""
+
+    def __init__(self, pack: ScenarioPack):
+        self.pack = pack
+        self._topics = topic_index(pack.concerns)
+        self._empathy_cues = tuple(dict.fromkeys((*_EMPATHY_CUES, *pack.lexicon.get("empathize", ()))))
+        vocab: dict[str, set[str]] = {}
+        names: dict[str, set[str]] = {}
+        for spec in pack.concerns:
+            names[spec.id] = content(w for kw in spec.keywords for w in words_of(kw))
+            text = " ".join((spec.label, spec.description, *spec.hints, *spec.voices, *spec.probes, *spec.answers))
+            vocab[spec.id] = content(words_of(text)) | content(w for w in words_of(text) if w in _UNITS)
+        spread = Counter(w for ws in vocab.values() for w in ws)
+        # A word used for many concerns says nothing about any one of them.
+        limit = max(2, len(pack.concerns) // 4)
+        self._specific = {cid: {w for w in ws if spread[w] <= limit} - names[cid] for cid, ws in vocab.items()}
+        self._names = names
+
+    def judge(self, acts: Sequence[AgentAct], text: str, turns: Sequence[tuple[str, str]]) -> list[AgentAct]:
+        """``acts`` with their quality set. ``turns``: the conversation before ``text`` as
+        ``(speaker, text)`` pairs, speaker ``"Agent"`` or ``"User"``."""
+        if not any(a.act in _JUDGED for a in acts):
+            return list(acts)
+        said = _Said(text, turns)
+        return [a._replace(quality=self._quality(a, said)) if a.act in _JUDGED else a for a in acts]
+
+    def _quality(self, act: AgentAct, said: _Said) -> str | None:
+        if act.act == A.EMPATHIZE:
+            return self._empathy(said)
+        if act.act == A.PROBE:
+            return ECHO if said.echoed(said.questions or said.sentences) else None
+        if act.topic is None:
+            # An incentive for no concern in particular is worth something only with a figure on it.
+            untargeted = [s for s in said.statements if not self._topics.find_longest(s)]
+            return SUBSTANTIVE if any(gives(s) and quantified(s) for s in untargeted) else EMPTY
+        return self._answer(act.topic, said)
+
+    def _answer(self, topic: str, said: _Said) -> str:
+        own = [s for s in said.statements if self._about(s, topic)] or said.statements
+        if not own:
+            return MENTION
+        if any(refuses(s) for s in own):
+            return REFUSAL
+        novel = [said.novel(s) for s in own]
+        if any(gives(s) for s in novel):
+            names = self._names.get(topic, set())
+            specific = content(w for s in novel for w in s) & self._specific.get(topic, set())
+            if (specific or any(denies_cost(s, names) for s in novel)) and not said.reused_for_other_topic(
+                own, self._topic_words(topic)
+            ):
+                return SUBSTANTIVE
+            return GENERIC
+        if said.echoed(own):
+            return ECHO
+        if any(_ACK_CUES & set(s) for s in own):
+            return ACKNOWLEDGEMENT
+        return MENTION
+
+    def _about(self, sentence: list[str], topic: str) -> bool:
+        hits = {cid for _, cid in self._topics.find_longest(sentence)}
+        return topic in hits or not hits
+
+    def _topic_words(self, topic: str) -> set[str]:
+        spec = next((c for c in self.pack.concerns if c.id == topic), None)
+        return set() if spec is None else {w for kw in spec.keywords for w in words_of(kw)}
+
+    def _empathy(self, said: _Said) -> str:
+        low = " ".join(said.words)
+        cues = {cue for cue in self._empathy_cues if f" {cue} " in f" {low} "}
+        earlier = [" ".join(words_of(t)) for speaker, t in said.turns if speaker == "Agent"]
+        if cues:
+            used = any(f" {cue} " in f" {line} " for cue in cues for line in earlier)
+        else:
+            first = " ".join(said.statements[0][:4]) if said.statements else low
+            used = any(first and first in line for line in earlier)
+        return FORMULAIC if used else RESPONSIVE
+
+
+_JUDGED = frozenset({A.ADDRESS, A.OFFER, A.PITCH, A.PROBE, A.EMPATHIZE})
+
+
+class _Said:
+    """One utterance split into sentences, with what the user has said before."""
+
+    def __init__(self, text: str, turns: Sequence[tuple[str, str]]):
+        self.turns = turns
+        self.words = words_of(text)
+        sentences = [words_of(s) for s in _SENTENCE.findall(text)]
+        ends = [s.strip().endswith("?") for s in _SENTENCE.findall(text)]
+        self.sentences = [s for s in sentences if s]
+        self.questions = [s for s, q in zip(sentences, ends, strict=True) if s and q]
+        self.statements = [s for s, q in zip(sentences, ends, strict=True) if s and not q]
+        self._user_trigrams = {
+            tuple(w[i : i + 3])
+            for speaker, t in turns
+            if speaker == "User"
+            for w in [words_of(t)]
+            for i in range(len(w))
+        }
+        self._agent_lines = [words_of(t) for speaker, t in turns if speaker == "Agent"]
+
+    def novel(self, sentence: list[str]) -> list[str]:
+        """The sentence without the stretches (three words or more) copied from the user."""
+        covered = [False] * len(sentence)
+        for i in range(len(sentence) - 2):
+            if tuple(sentence[i : i + 3]) in self._user_trigrams:
+                covered[i : i + 3] = [True] * 3
+        return [w for w, c in zip(sentence, covered, strict=True) if not c]
+
+    def echoed(self, sentences: Sequence[list[str]]) -> bool:
+        """Most of these words are the user's own."""
+        total = sum(len(s) for s in sentences)
+        return total > 0 and sum(len(s) - len(self.novel(s)) for s in sentences) >= 0.4 * total
+
+    def reused_for_other_topic(self, own: Sequence[list[str]], topic_words: set[str]) -> bool:
+        """The same giving words, topic words aside, were already said to the user this call."""
+        mine = content(w for s in own for w in s if w not in topic_words)
+        if len(mine) < 2:
+            return False
+        for line in self._agent_lines:
+            theirs = content(line)
+            if len(mine & theirs) >= 0.8 * len(mine):
+                return True
+        return False
+
+
+def gives(sentence: Sequence[str]) -> bool:
+    """Whether a sentence gives the listener something: a commitment (we + an action), an option,
+    the absence of a cost, or a quantity stated as a fact."""
+    text = " ".join(sentence)
+    if _OPTION.search(text) or _ABSENCE.search(text):
+        return True
+    for i, word in enumerate(sentence):
+        if word in _SUBJECTS:
+            following = [w for w in sentence[i + 1 : i + 3] if w not in ("also", "even", "will", "can", "team")]
+            if following and following[0] not in _ACK_VERBS and following[0] not in _NEGATIONS:
+                return True
+    return (
+        quantified(sentence) and any(w in _UNITS or w.isdigit() for w in sentence) and bool(_FACT_WORDS & set(sentence))
+    )
+
+
+def quantified(sentence: Sequence[str]) -> bool:
+    return any(w.isdigit() or w in _NUMBER_WORDS for w in sentence)
+
+
+def denies_cost(sentence: Sequence[str], names: set[str]) -> bool:
+    """Whether a sentence says the very thing the concern is about is absent ("no signup fee")."""
+    return any(
+        word in _ABSENT and names & {stem(w) for w in sentence[i + 1 : i + 3]} for i, word in enumerate(sentence)
+    )
+
+
+def refuses(sentence: Sequence[str]) -> bool:
+    """Whether a sentence declines to do anything about the matter: a speaker's negated offer of
+    help ("we will not change...", "we can't lower...") or a flat no ("not negotiable")."""
+    text = " ".join(sentence)
+    if any(phrase in text for phrase in _REFUSAL_PHRASES):
+        return True
+    for i, word in enumerate(sentence):
+        if word in _NEGATIONS and _SPEAKERS & set(sentence[max(0, i - 3) : i + 1]):
+            following = [w for w in sentence[i + 1 : i + 4] if w not in ("be", "going", "to", "able", "ever")]
+            if following and following[0] in _HELP_VERBS:
+                return True
+    return False
+
+
+_JUDGES: dict[int, tuple[ScenarioPack, QualityJudge]] = {}
+
+
+def judge(acts: Sequence[AgentAct], text: str, turns: Sequence[tuple[str, str]], pack: ScenarioPack) -> list[AgentAct]:
+    """Set the quality of each act in ``acts``, read from ``text`` (the agent's utterance) and
+    ``turns`` (the conversation before it). Works on any understanding backend's acts; acts that
+    carry no quality judgement (greet, close, faults...) come back unchanged."""
+    cached = _JUDGES.get(id(pack))
+    if cached is None or cached[0] is not pack:
+        if len(_JUDGES) >= 32:
+            _JUDGES.pop(next(iter(_JUDGES)))
+        cached = _JUDGES[id(pack)] = (pack, QualityJudge(pack))
+    return cached[1].judge(acts, text, turns)

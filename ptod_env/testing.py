@@ -14,7 +14,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from ptod_env import acts as A
-from ptod_env.acts import AgentAct
+from ptod_env.acts import USER_ACTS, AgentAct
 from ptod_env.dynamics import CONCERN_STATUSES, STAGES, TERMINAL_STAGES, UserState
 from ptod_env.persona import Persona, sample_persona, split_range
 from ptod_env.scenario import ScenarioPack, load_scenario, shipped_scenarios
@@ -65,14 +65,19 @@ def user_states(persona: Persona, terminal: bool = False) -> st.SearchStrategy[U
         failed_closes=st.integers(0, 1),
         pitches=st.integers(0, 4),
         greeted=st.booleans(),
+        last_user_act=st.sampled_from(sorted(USER_ACTS)),
+        empathies=st.integers(0, 4),
+        offered=st.booleans(),
     )
 
 
 def agent_acts(pack: ScenarioPack) -> st.SearchStrategy[list[AgentAct]]:
-    """Lists of acts as understanding could produce them, including faults and unknown topics."""
+    """Lists of acts as understanding could produce them, including faults, unknown topics and
+    every quality judgement (or none)."""
     topics = st.sampled_from((*pack.concern_ids, "not_a_topic"))
-    topical = st.builds(AgentAct, st.sampled_from(sorted(A.TOPICAL_ACTS)), topics)
-    plain = st.builds(AgentAct, st.sampled_from(sorted(A.AGENT_ACTS - {A.PROBE, A.ADDRESS})))
+    qualities = st.sampled_from((None, *sorted(A.QUALITIES)))
+    topical = st.builds(AgentAct, st.sampled_from(sorted(A.TOPICAL_ACTS)), topics, qualities)
+    plain = st.builds(AgentAct, st.sampled_from(sorted(A.AGENT_ACTS - {A.PROBE, A.ADDRESS})), st.none(), qualities)
     return st.lists(st.one_of(topical, plain), min_size=0, max_size=4)
 
 

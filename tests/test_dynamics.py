@@ -1,5 +1,7 @@
 """Property tests of the cognitive state machine (ptod_env.dynamics)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -138,3 +140,92 @@ def test_transition_refuses_a_finished_call_and_a_misaligned_state():
 
 def test_rules_defaults_are_the_packs_when_it_overrides_nothing():
     assert Rules() == RULES
+
+
+# -- what the quality of an act is worth ---------------------------------------------------------
+@settings(max_examples=150, deadline=None)
+@given(
+    persona=personas("merchant_recruitment"),
+    data=st.data(),
+    act=st.sampled_from(sorted(A.TOPICAL_ACTS)),
+    quality=st.sampled_from(sorted(A.NON_ANSWERS)),
+)
+def test_a_non_answer_never_resolves_addresses_or_builds_trust(persona, data, act, quality):
+    state = data.draw(user_states(persona))
+    topic = data.draw(st.sampled_from([*PACK.concern_ids, "not_a_topic"]))
+    new, _, _ = transition(state, [AgentAct(act, topic, quality)], persona, np.random.default_rng(0), RULES)
+    assert new.trust <= state.trust
+    assert new.times_addressed == state.times_addressed
+    for before, after in zip(state.statuses, new.statuses, strict=True):
+        assert after == before or (before == "latent" and after == "voiced")
+
+
+@settings(max_examples=100, deadline=None)
+@given(persona=personas("merchant_recruitment"), data=st.data())
+def test_formulaic_or_unpaid_empathy_and_empty_offers_never_build_trust(persona, data):
+    state = data.draw(user_states(persona))
+    rng = np.random.default_rng(0)
+    for acts in (
+        [AgentAct(A.EMPATHIZE, None, A.FORMULAIC)],
+        [AgentAct(A.OFFER, None, A.EMPTY)],
+    ):
+        assert transition(state, acts, persona, rng, RULES)[0].trust <= state.trust
+    spent = replace(state, empathies=RULES.paid_empathies)
+    assert transition(spent, [AgentAct(A.EMPATHIZE, None, A.RESPONSIVE)], persona, rng, RULES)[0].trust <= spent.trust
+
+
+def test_responsive_empathy_pays_only_after_something_to_respond_to():
+    persona = sample_persona(PACK, 0)
+    state = replace(initial_state(persona, RULES), last_user_act="guarded_reply")
+    empathy = [AgentAct(A.EMPATHIZE, None, A.RESPONSIVE)]
+    heard, _, reply = transition(state, empathy, persona, np.random.default_rng(0), RULES)
+    assert heard.trust > state.trust and reply.act == "feel_heard"
+    idle = replace(state, last_user_act="listen")
+    assert transition(idle, empathy, persona, np.random.default_rng(0), RULES)[0].trust < idle.trust
+
+
+def test_only_a_substantive_answer_settles_a_voiced_concern():
+    persona = next(p for p in map(lambda i: sample_persona(PACK, i), range(100)) if p.concerns[0].severity < 3)
+    concern = persona.concerns[0].id
+    state = replace(
+        initial_state(persona, RULES), trust=0.5, statuses=("voiced",) + ("latent",) * (len(persona.concerns) - 1)
+    )
+    rng = np.random.default_rng(0)
+    for quality in sorted(A.NON_ANSWERS):
+        new, _, reply = transition(state, [AgentAct(A.ADDRESS, concern, quality)], persona, rng, RULES)
+        assert new.statuses[0] == "voiced" and reply.act == "follow_up"
+    new, _, reply = transition(state, [AgentAct(A.ADDRESS, concern, A.SUBSTANTIVE)], persona, rng, RULES)
+    assert new.statuses[0] == "resolved" and reply.act == "resolved"
+
+
+def test_pressure_adds_up():
+    persona = sample_persona(PACK, 0)
+    state = initial_state(persona, RULES)
+    costs = []
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        new, _, _ = transition(state, [AgentAct(A.OFFER, None, A.EMPTY)], persona, rng, RULES)
+        costs.append(state.trust - new.trust)
+        state = new
+    assert costs[0] == 0 and 0 < costs[1] < costs[2]
+
+
+def test_a_probe_on_a_hidden_concern_is_evidence_not_certainty():
+    """A deep concern below the hint threshold: the user mostly denies it as a user without it
+    does (same act, same effect on trust and patience); users without it sometimes hedge."""
+    persona = next(p for p in map(lambda i: sample_persona(PACK, i), range(400)) if p.concerns[0].disclosure == "deep")
+    held = persona.concerns[0].id
+    unheld = next(c for c in PACK.concern_ids if c not in {c.id for c in persona.concerns})
+    state = replace(initial_state(persona, RULES), trust=0.3)
+    replies = {held: [], unheld: []}
+    for seed in range(400):
+        for topic in replies:
+            new, _, reply = transition(state, [AgentAct(A.PROBE, topic)], persona, np.random.default_rng(seed), RULES)
+            replies[topic].append((reply.act, round(new.trust, 6), new.patience))
+            assert reply.concern is None and new.statuses == state.statuses
+    tell = RULES.hidden_probe_tell * 0.3 / RULES.deep_hint_trust
+    guarded = [r for r in replies[held] if r[0] == "guarded_reply"]
+    assert abs(len(guarded) / 400 - tell) < 0.07
+    assert {r for r in replies[held] if r[0] == "deny_topic"} == {r for r in replies[unheld] if r[0] == "deny_topic"}
+    hedged = sum(r[0] == "guarded_reply" for r in replies[unheld]) / 400
+    assert abs(hedged - RULES.evasive_probe_chance) < 0.05

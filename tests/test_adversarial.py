@@ -1,0 +1,56 @@
+"""The adversarial suite: cheap formulas never beat listening (ptod_env.adversaries).
+
+60 test users per domain (episode i: test user i, env seed i, as ``ptod rollout``), the same users
+for every policy; ``benchmarks/adversarial.py`` runs the full table.
+"""
+
+import functools
+
+import gymnasium as gym
+import pytest
+
+from ptod_env.adversaries import ADVERSARIES, DEAF, Padded, make_adversary
+from ptod_env.agents import make_agent
+from ptod_env.evaluation import env_id_for, episode_options, run_episode
+from ptod_env.scenario import shipped_scenarios
+
+USERS = 60
+
+
+@functools.cache
+def success(policy: str, domain: str) -> float:
+    env = gym.make(env_id_for(domain), split="test")
+    pack = env.unwrapped.pack
+    agent = make_adversary(policy, pack, 0) if policy in ADVERSARIES else make_agent(policy, pack, 0)
+    outcomes = [run_episode(env, agent, seed=i, options=episode_options("test", i))["outcome"] for i in range(USERS)]
+    return outcomes.count("accepted") / USERS
+
+
+@pytest.mark.parametrize("domain", shipped_scenarios())
+def test_reference_agents_keep_their_bands(domain):
+    assert success("oracle", domain) >= 0.95
+    assert success("proactive", domain) >= 0.65
+    assert success("passive", domain) <= 0.10
+
+
+@pytest.mark.parametrize("domain", shipped_scenarios())
+@pytest.mark.parametrize("policy", sorted(ADVERSARIES))
+def test_no_formula_beats_listening(policy, domain):
+    rate = success(policy, domain)
+    assert rate <= success("proactive", domain) - 0.15, f"{policy} reaches {rate:.3f} on {domain}"
+    if not isinstance(make_adversary(policy, gym.make(env_id_for(domain)).unwrapped.pack), Padded):
+        # Padding wraps agents that listen; everything else gives the user nothing or never listens.
+        assert rate <= 0.10, f"{policy} reaches {rate:.3f} on {domain}"
+    if policy in DEAF:
+        assert rate <= 0.05
+
+
+def test_adversaries_see_only_the_observation_except_the_empty_oracle():
+    env = gym.make("ProactiveSales-v0", split="test")
+    obs, _ = env.reset(seed=0, options={"persona_index": 0})
+    for name in sorted(set(ADVERSARIES) - {"oracle_empty", "padded_oracle"}):
+        agent = make_adversary(name, env.unwrapped.pack, 0)
+        agent.reset(obs, {})
+        assert isinstance(agent.act(obs, {}), str)
+    with pytest.raises(ValueError, match="unknown adversary"):
+        make_adversary("telepath", env.unwrapped.pack)

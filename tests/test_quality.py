@@ -1,0 +1,92 @@
+"""The quality judgement (ptod_env.quality): substance, not formula."""
+
+import gymnasium as gym
+import pytest
+
+from ptod_env import acts as A
+from ptod_env.acts import AgentAct
+from ptod_env.quality import judge
+from ptod_env.scenario import load_scenario, shipped_scenarios
+from ptod_env.understanding import LexicalUnderstanding
+
+MERCHANT = load_scenario("merchant_recruitment")
+READER = LexicalUnderstanding(MERCHANT)
+USER_HINT = "Ha, well, margins in this business are thin enough as it is. But go on."
+TURNS = [("User", "Hello?"), ("Agent", "Hi, this is Alex. What matters most to you?"), ("User", USER_HINT)]
+
+
+def qualities(text, turns=TURNS, pack=MERCHANT):
+    reader = READER if pack is MERCHANT else LexicalUnderstanding(pack)
+    return {(a.act, a.topic): a.quality for a in judge(reader.understand(text, []), text, turns, pack)}
+
+
+@pytest.mark.parametrize("domain", shipped_scenarios())
+def test_every_answer_in_the_packs_is_substantive(domain):
+    pack = load_scenario(domain)
+    for spec in pack.concerns:
+        for answer in spec.answers:
+            judged = qualities(answer, turns=[], pack=pack)
+            mine = [q for (act, topic), q in judged.items() if topic == spec.id and act in A.TOPICAL_ACTS]
+            assert mine and all(q == A.SUBSTANTIVE for q in mine), (answer, judged)
+
+
+@pytest.mark.parametrize(
+    ("text", "quality"),
+    [
+        ("We hear you about the commission.", A.ACKNOWLEDGEMENT),
+        ("We hear you about the commission, 15 percent.", A.ACKNOWLEDGEMENT),
+        ("We will not change anything about the commission.", A.REFUSAL),
+        ("We can't lower the commission.", A.REFUSAL),
+        ("Sorry, the commission is not negotiable.", A.REFUSAL),
+        ("The commission, of course.", A.MENTION),
+        ("We have you covered on commission and fees, no worries at all.", A.MENTION),
+        ("We know: " + USER_HINT, A.ECHO),
+        ("We guarantee great things for your margins.", A.GENERIC),
+        ("Our commission is just 12% per order, lower than anyone else.", A.SUBSTANTIVE),
+        ("There is no commission at all in your first month.", A.SUBSTANTIVE),
+    ],
+)
+def test_answers_are_judged_by_what_they_give(text, quality):
+    judged = qualities(text)
+    assert judged.get(("address", "commission"), judged.get(("pitch", "commission"))) == quality, judged
+
+
+def test_the_same_filler_for_another_concern_is_generic():
+    filler = "We guarantee 10% off everything, {} included, paid within 2 days."
+    first = filler.format("fees")
+    turns = [*TURNS, ("Agent", first), ("User", "Okay.")]
+    assert qualities(filler.format("kitchen capacity"), turns)[("address", "kitchen_capacity")] == A.GENERIC
+
+
+def test_untargeted_offers_need_a_figure():
+    assert qualities("There is a discount for you.")[("offer", None)] == A.EMPTY
+    assert qualities("We can give you a special rate.")[("offer", None)] == A.EMPTY
+    assert qualities("Your first month is free.")[("offer", None)] == A.SUBSTANTIVE
+
+
+def test_empathy_with_a_formula_already_used_is_formulaic():
+    assert qualities("I understand.")[("empathize", None)] == A.RESPONSIVE
+    turns = [*TURNS, ("Agent", "I understand, that makes sense. What else?"), ("User", "Nothing really.")]
+    assert qualities("I understand.", turns)[("empathize", None)] == A.FORMULAIC
+    assert qualities("I can imagine, that is a lot to weigh up.", turns)[("empathize", None)] == A.RESPONSIVE
+
+
+def test_a_probe_in_the_users_own_words_is_an_echo():
+    turns = [("User", "What commission do you take? The last platform wanted thirty percent.")]
+    assert qualities("What commission do you take?", turns)[("probe", "commission")] == A.ECHO
+    assert qualities("How do you feel about commission fees?", turns)[("probe", "commission")] is None
+
+
+def test_judge_serves_any_backend_and_leaves_other_acts_alone():
+    acts = [AgentAct(A.GREET), AgentAct(A.ADDRESS, "commission", A.SUBSTANTIVE), AgentAct(A.CLOSE)]
+    judged = judge(acts, "Hi! We hear you about the commission. Shall we?", [], MERCHANT)
+    assert judged == [AgentAct(A.GREET), AgentAct(A.ADDRESS, "commission", A.ACKNOWLEDGEMENT), AgentAct(A.CLOSE)]
+    assert judge([AgentAct(A.SILENCE)], "", [], MERCHANT) == [AgentAct(A.SILENCE)]
+
+
+def test_the_env_reports_and_uses_the_quality():
+    env = gym.make("ProactiveSales-Merchant-v0", split="test")
+    env.reset(seed=0, options={"persona_index": 0})
+    _, _, _, _, info = env.step("We hear you about the commission.")
+    assert info["agent_acts"] == [{"act": "address", "topic": "commission", "quality": "acknowledgement"}]
+    assert all(e["type"] != "concern" or e["to"] not in ("addressed", "resolved") for e in info["transition"]["events"])

@@ -92,7 +92,8 @@ class ProactiveSalesEnv(gym.Env[str, str]):
     ``turn``; ``persona`` (background, traits, index, split); ``concerns`` (``id``, ``label``,
     ``description``, ``severity``, ``disclosure``, current ``status``); ``state`` (``stage``,
     ``trust``, ``patience``, ``failed_closes``, per-concern status); ``transition``
-    (``before``, ``after``, ``events``); ``agent_acts`` (what understanding made of the action);
+    (``before``, ``after``, ``events``); ``agent_acts`` (what understanding made of the action: each
+    act's ``act``, ``topic`` and ``quality``, the judgement of :mod:`ptod_env.quality`);
     ``user_act``; ``outcome`` (None until the end, then ``accepted`` | ``rejected`` |
     ``hung_up`` | ``timeout``); ``backends`` (each backend's class name and counters, such as
     an LLM backend's retries and fallbacks). None of it appears in the observation unless the user said it.
@@ -108,6 +109,18 @@ class ProactiveSalesEnv(gym.Env[str, str]):
     ## Version History
 
     * v0: initial release.
+    * v0 (issue 8, same id): substance, not formula. Every act carries a ``quality`` judged from
+      the words and the conversation (:mod:`ptod_env.quality`), whatever the understanding backend.
+      Only a substantive answer addresses or resolves a concern (a mention, acknowledgement,
+      refusal, generic filler or the user's own words echoed back draw a follow-up and cost trust
+      and patience); a topical pitch is an answer only when substantive; empathy pays when it
+      answers something the user said, at most ``paid_empathies`` times, costs when it answers
+      nothing or repeats a formula; an untargeted offer pays once and only with a figure on it,
+      otherwise it is a pitch; each pitch past the free one costs more than the last. A probe on
+      a concern the user still hides draws the same denial as from a user without it, except
+      with chance ``hidden_probe_tell * trust / deep_hint_trust``; users without the concern
+      sometimes hedge (``evasive_probe_chance``). ``UserState`` gained ``empathies`` and
+      ``offered``; ``Rules`` gained the parameters named here.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}

@@ -35,7 +35,7 @@ def test_concern_lines_are_understood_as_their_own_topic(name):
     understand = LexicalUnderstanding(pack).understand
     for spec in pack.concerns:
         for probe in spec.probes:
-            assert understand(probe, []) == [("probe", spec.id)], probe
+            assert understand(probe, []) == [("probe", spec.id, None)], probe
         for answer in spec.answers:
             acts = understand(answer, [])
             assert {a.topic for a in acts if a.topic} == {spec.id}, (answer, acts)

@@ -117,7 +117,7 @@ def test_env_episode_survives_a_broken_server(chat_server):
     )
     env.reset(seed=0)
     _, _, _, _, info = env.step("Would your kitchen have the capacity for extra orders at peak hours?")
-    assert info["agent_acts"] == [{"act": "probe", "topic": "kitchen_capacity"}]
+    assert info["agent_acts"] == [{"act": "probe", "topic": "kitchen_capacity", "quality": None}]
     assert info["backends"]["understanding"]["name"] == "LLMUnderstanding"
     assert info["backends"]["understanding"]["fallbacks"] == 1
     env.close()

@@ -11,7 +11,8 @@ The families (docs/simulator.md, "Gaming"):
 - **padding**: an empathy phrase before and an untargeted offer after every line of a good agent;
 - **parroting**: hand the user's last line back ("We know: ...") with an open probe;
 - **empty answers / refusals / mentions / filler**: the proactive agent, with every answer
-  replaced by an acknowledgement, a refusal, a bare keyword or concrete-sounding filler;
+  replaced by an acknowledgement, a refusal, a bare keyword, concrete-sounding filler, a
+  reassurance with no content, or numbers stuffed into an acknowledgement;
 - **blind sweeps**: answer the concerns the brief makes likeliest (or every concern) without
   listening;
 - **keyword stuffing** and **close spam**.
@@ -73,14 +74,22 @@ class Padded:
 
 
 class Parrot(_PackAgent):
-    """Knows nothing of the pack: greets, then hands the user's last line back after "We know:"
-    with an open probe, and closes when the user says there is nothing else (or, with
-    ``close_at``, blindly from that turn on)."""
+    """Knows nothing of the pack: greets, then hands the user's last line back in a ``frame``
+    ("We know: ...") with an open probe, and closes when the user says there is nothing else (or,
+    with ``close_at``, blindly from that turn on)."""
 
-    def __init__(self, pack: ScenarioPack, seed: int | None = None, empathy: bool = False, close_at: int | None = None):
+    def __init__(
+        self,
+        pack: ScenarioPack,
+        seed: int | None = None,
+        empathy: bool = False,
+        close_at: int | None = None,
+        frame: str = "We know: {heard}",
+    ):
         super().__init__(pack, seed)
         self.empathy = empathy
         self.close_at = close_at
+        self.frame = frame
 
     def decide(self, observation: str, info: dict[str, Any]) -> str:
         if self.turn == 0:
@@ -89,7 +98,7 @@ class Parrot(_PackAgent):
         if (self.close_at is not None and self.turn >= self.close_at) or any(p in heard.lower() for p in _NOTHING_ELSE):
             return cycle(_CLOSES, self.turn)
         pad = f"{cycle(EMPATHY_PADS, self.turn)} " if self.empathy else ""
-        return f"{pad}We know: {heard} {cycle(_OPEN_PROBES, self.turn)}"
+        return f"{pad}{self.frame.format(heard=heard)} {cycle(_OPEN_PROBES, self.turn)}"
 
 
 class ReplacedAnswers(ProactiveAgent):
@@ -171,6 +180,11 @@ ADVERSARIES: dict[str, AdversaryFactory] = {
     "filler_answers": lambda pack, seed: ReplacedAnswers(
         pack, seed, "We guarantee 10% off everything, {keyword} included, paid within 2 days."
     ),
+    "pseudo_answers": lambda pack, seed: ReplacedAnswers(pack, seed, "You can relax about the {keyword}, we promise."),
+    "number_stuffing": lambda pack, seed: ReplacedAnswers(
+        pack, seed, "We hear you about the {keyword}: 15 percent, 2 days, 30 minutes, 100 euros."
+    ),
+    "parrot_answers": lambda pack, seed: Parrot(pack, seed, frame="You can count on us for this: {heard}"),
     "oracle_empty": EmptyOracle,
     "blind_sweep": BlindSweep,
     "answer_dump": lambda pack, seed: BlindSweep(pack, seed, width=len(pack.concerns), rounds=2, per_turn=2),

@@ -188,6 +188,7 @@ class OracleAgent(_PackAgent):
     def reset(self, observation: str, info: dict[str, Any]) -> None:
         super().reset(observation, info)
         self.answered: dict[str, int] = {}
+        self.asked: dict[str, int] = {}
         self.empathized = 0
 
     def decide(self, observation: str, info: dict[str, Any]) -> str:
@@ -207,7 +208,10 @@ class OracleAgent(_PackAgent):
             if not ready:
                 # A deep concern is denied to a stranger: earn trust first, then let it surface.
                 return greeting + self.warm_up(info)
-            return greeting + spec.probes[0]
+            # A probe may be denied while trust is low: ask again in other words, or warm up.
+            asked = self.asked.get(spec.id, 0)
+            self.asked[spec.id] = asked + 1
+            return greeting + (spec.probes[asked] if asked < len(spec.probes) else self.warm_up(info))
         self.answered[spec.id] = self.answered.get(spec.id, 0) + 1
         return greeting + self.answer(spec, self.answered[spec.id] - 1)
 

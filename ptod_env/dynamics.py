@@ -86,6 +86,9 @@ class Rules:
     # evasive_probe_chance while trust is below guarded_voice_trust.
     hidden_probe_tell: float = 0.3
     evasive_probe_chance: float = 0.1
+    # A guarded concern's holder denies a probe with chance guarded_probe_deflect scaled by how
+    # far trust is below guarded_voice_trust.
+    guarded_probe_deflect: float = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,30 +394,42 @@ class _Turn:
         if status == "resolved":
             self.respond("resolved", concern.id, 2)
             return
-        if status == "latent" and not self.would_reveal(i, self.trust + self.rules.probe_hit_trust):
-            # Still hidden: the user mostly deflects exactly as a user without the concern does.
-            tell = self.rules.hidden_probe_tell * min(1.0, self.trust / self.rules.deep_hint_trust)
-            if not self.chance(tell):
-                self.trust += self.rules.probe_miss_trust
-                self.patience -= self.rules.idle_patience_cost
-                self.respond("deny_topic", None, 3)
-                return
+        if status in ("voiced", "addressed"):
+            # Asking again about what the user already said earns nothing new.
+            self.respond("voice", concern.id, 3)
+            return
+        if status == "latent" and self.chance(self.deflect_chance(i)):
+            # Still hidden: the user denies it exactly as a user without the concern does.
+            self.trust += self.rules.probe_miss_trust
+            self.patience -= self.rules.idle_patience_cost
+            self.respond("deny_topic", None, 3)
+            return
         self.trust += self.rules.probe_hit_trust
         shown = self.reveal(i)
         if shown:
             self.respond(shown, concern.id, 5)
-        elif status in ("voiced", "addressed"):
-            self.respond("voice", concern.id, 3)
         else:
+            if status == "hinted":
+                # Asked again about a hint and still not ready: the question earns nothing new.
+                self.trust -= self.rules.probe_hit_trust
             self.respond("guarded_reply", None, 3)
+
+    def deflect_chance(self, i: int) -> float:
+        """The chance a targeted probe on latent concern ``i`` is denied: a deep concern below the
+        hint threshold mostly is (a guarded reply tells with chance hidden_probe_tell scaled by
+        trust); a guarded one sometimes is while trust is low."""
+        rules = self.rules
+        if self.persona.concerns[i].disclosure == "deep":
+            if self.trust + rules.probe_hit_trust >= rules.deep_hint_trust:
+                return 0.0
+            return 1.0 - rules.hidden_probe_tell * min(1.0, self.trust / rules.deep_hint_trust)
+        if self.persona.concerns[i].disclosure == "guarded":
+            return rules.guarded_probe_deflect * max(0.0, 1.0 - self.trust / rules.guarded_voice_trust)
+        return 0.0
 
     def chance(self, p: float) -> bool:
         # No draw when the outcome is certain, so rules at 0 or 1 leave the random stream alone.
         return p >= 1.0 or (p > 0.0 and bool(self.rng.random() < p))
-
-    def would_reveal(self, i: int, trust: float) -> bool:
-        disclosure = self.persona.concerns[i].disclosure
-        return disclosure != "deep" or trust >= self.rules.deep_hint_trust
 
     def on_probe_open(self, _topic: str | None) -> None:
         self.trust += self.rules.probe_open_trust

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from functools import cached_property, lru_cache
 
 from ptod_env import acts as A
 from ptod_env.acts import (
@@ -82,7 +83,7 @@ _ACK_VERBS = word_set(
     """hear heard understand understood know knew see saw get got appreciate feel felt recognise
     recognize realise realize note noted care value respect hope think believe want like
     acknowledge sympathise sympathize empathise empathize agree totally completely really
-    definitely are were have"""
+    definitely are were have love adore admire assure reassure promise wish"""
 )
 _ACK_CUES = frozenset({"hear", "understand", "know", "appreciate", "noted", "concern", "concerns", "valid", "point"})
 _SUBJECTS = frozenset({"we", "we'll", "we're", "we've", "our", "i'll"})
@@ -114,7 +115,9 @@ _REFUSAL_PHRASES = (
     "stay as they are",
 )
 _OPTION = re.compile(
-    r"\b(?:you (?:can|could|may|choose|decide|set|keep|stay|get|pick|pause|control|go|ride|cancel|see|start|"
+    r"\b(?:you (?:can|could|may)(?! (?:relax|rest|trust|count|be|feel|stop|forget|believe|imagine|enjoy|sleep|"
+    r"breathe|smile|calm|expect|hope|worry|look forward)\b)|you (?:choose|decide|set|keep|stay|get|pick|pause|"
+    r"control|go|ride|cancel|see|start|"
     r"limit|exclude|include|also)|you'll get|you will get|you're free|you are free|free to|your choice|"
     r"option|optional|opt (?:in|out)|up to you)\b"
 )
@@ -147,13 +150,27 @@ def stem(word: str) -> str:
     return word
 
 
-def words_of(text: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def words_of(text: str) -> tuple[str, ...]:
     """Tokens with "%" read as "percent"."""
-    return tokens(text.replace("%", " percent "))
+    return tuple(tokens(text.replace("%", " percent ")))
 
 
-def content(words: Sequence[str]) -> set[str]:
-    return {stem(w) for w in words if w not in _STOPWORDS and w not in _NUMBER_WORDS and not w.isdigit()}
+@lru_cache(maxsize=8192)
+def content(words: tuple[str, ...]) -> frozenset[str]:
+    """The stems of the words that carry content (no function words, no numbers)."""
+    return frozenset(stem(w) for w in words if w not in _STOPWORDS and w not in _NUMBER_WORDS and not w.isdigit())
+
+
+@lru_cache(maxsize=8192)
+def _trigrams(text: str) -> frozenset[tuple[str, ...]]:
+    words = words_of(text)
+    return frozenset(words[i : i + 3] for i in range(len(words) - 2))
+
+
+@lru_cache(maxsize=8192)
+def _padded(text: str) -> str:
+    return f" {' '.join(words_of(text))} "
 
 
 class QualityJudge:
@@ -162,18 +179,20 @@ class QualityJudge:
     def __init__(self, pack: ScenarioPack):
         self.pack = pack
         self._topics = topic_index(pack.concerns)
+        self._topic_hits: dict[tuple[str, ...], frozenset[str]] = {}
         self._empathy_cues = tuple(dict.fromkeys((*_EMPATHY_CUES, *pack.lexicon.get("empathize", ()))))
         vocab: dict[str, set[str]] = {}
         names: dict[str, set[str]] = {}
         for spec in pack.concerns:
-            names[spec.id] = content(w for kw in spec.keywords for w in words_of(kw))
+            names[spec.id] = content(tuple(w for kw in spec.keywords for w in words_of(kw)))
             text = " ".join((spec.label, spec.description, *spec.hints, *spec.voices, *spec.probes, *spec.answers))
-            vocab[spec.id] = content(words_of(text)) | content(w for w in words_of(text) if w in _UNITS)
+            vocab[spec.id] = set(content(words_of(text)))
         spread = Counter(w for ws in vocab.values() for w in ws)
         # A word used for many concerns says nothing about any one of them.
         limit = max(2, len(pack.concerns) // 4)
         self._specific = {cid: {w for w in ws if spread[w] <= limit} - names[cid] for cid, ws in vocab.items()}
         self._names = names
+        self._keyword_words = {spec.id: {w for kw in spec.keywords for w in words_of(kw)} for spec in pack.concerns}
 
     def judge(self, acts: Sequence[AgentAct], text: str, turns: Sequence[tuple[str, str]]) -> list[AgentAct]:
         """``acts`` with their quality set. ``turns``: the conversation before ``text`` as
@@ -190,7 +209,7 @@ class QualityJudge:
             return ECHO if said.echoed(said.questions or said.sentences) else None
         if act.topic is None:
             # An incentive for no concern in particular is worth something only with a figure on it.
-            untargeted = [s for s in said.statements if not self._topics.find_longest(s)]
+            untargeted = [s for s in said.statements if not self._hits(s)]
             return SUBSTANTIVE if any(gives(s) and quantified(s) for s in untargeted) else EMPTY
         return self._answer(act.topic, said)
 
@@ -202,10 +221,12 @@ class QualityJudge:
             return REFUSAL
         novel = [said.novel(s) for s in own]
         if any(gives(s) for s in novel):
-            names = self._names.get(topic, set())
-            specific = content(w for s in novel for w in s) & self._specific.get(topic, set())
+            names = self._names.get(topic, frozenset())
+            # Substance is the agent's own: words the user already said do not count as given.
+            mine = content(tuple(w for s in novel for w in s)) - said.user_content
+            specific = mine & self._specific.get(topic, set())
             if (specific or any(denies_cost(s, names) for s in novel)) and not said.reused_for_other_topic(
-                own, self._topic_words(topic)
+                own, self._keyword_words.get(topic, set())
             ):
                 return SUBSTANTIVE
             return GENERIC
@@ -215,23 +236,26 @@ class QualityJudge:
             return ACKNOWLEDGEMENT
         return MENTION
 
-    def _about(self, sentence: list[str], topic: str) -> bool:
-        hits = {cid for _, cid in self._topics.find_longest(sentence)}
+    def _about(self, sentence: tuple[str, ...], topic: str) -> bool:
+        hits = self._hits(sentence)
         return topic in hits or not hits
 
-    def _topic_words(self, topic: str) -> set[str]:
-        spec = next((c for c in self.pack.concerns if c.id == topic), None)
-        return set() if spec is None else {w for kw in spec.keywords for w in words_of(kw)}
+    def _hits(self, sentence: tuple[str, ...]) -> frozenset[str]:
+        hits = self._topic_hits.get(sentence)
+        if hits is None:
+            if len(self._topic_hits) > 8192:
+                self._topic_hits.clear()
+            hits = self._topic_hits[sentence] = frozenset(cid for _, cid in self._topics.find_longest(sentence))
+        return hits
 
     def _empathy(self, said: _Said) -> str:
-        low = " ".join(said.words)
-        cues = {cue for cue in self._empathy_cues if f" {cue} " in f" {low} "}
-        earlier = [" ".join(words_of(t)) for speaker, t in said.turns if speaker == "Agent"]
-        if cues:
-            used = any(f" {cue} " in f" {line} " for cue in cues for line in earlier)
-        else:
-            first = " ".join(said.statements[0][:4]) if said.statements else low
-            used = any(first and first in line for line in earlier)
+        padded = _padded(said.text)
+        cues = [f" {cue} " for cue in self._empathy_cues if f" {cue} " in padded]
+        if not cues:
+            # No known formula: the opening words are the formula.
+            cues = [f" {' '.join((said.statements or said.sentences or [()])[0][:4])} "]
+        earlier = [_padded(t) for speaker, t in said.turns if speaker == "Agent"]
+        used = any(cue.strip() and cue in line for cue in cues for line in earlier)
         return FORMULAIC if used else RESPONSIVE
 
 
@@ -242,48 +266,56 @@ class _Said:
     """One utterance split into sentences, with what the user has said before."""
 
     def __init__(self, text: str, turns: Sequence[tuple[str, str]]):
+        self.text = text
         self.turns = turns
-        self.words = words_of(text)
-        sentences = [words_of(s) for s in _SENTENCE.findall(text)]
-        ends = [s.strip().endswith("?") for s in _SENTENCE.findall(text)]
-        self.sentences = [s for s in sentences if s]
-        self.questions = [s for s, q in zip(sentences, ends, strict=True) if s and q]
-        self.statements = [s for s, q in zip(sentences, ends, strict=True) if s and not q]
-        self._user_trigrams = {
-            tuple(w[i : i + 3])
-            for speaker, t in turns
-            if speaker == "User"
-            for w in [words_of(t)]
-            for i in range(len(w))
-        }
-        self._agent_lines = [words_of(t) for speaker, t in turns if speaker == "Agent"]
+        self.sentences, self.questions, self.statements = _sentences(text)
 
-    def novel(self, sentence: list[str]) -> list[str]:
+    @cached_property
+    def _user_lines(self) -> list[str]:
+        return [t for speaker, t in self.turns if speaker == "User"]
+
+    @cached_property
+    def _user_trigrams(self) -> frozenset[tuple[str, ...]]:
+        return frozenset().union(*map(_trigrams, self._user_lines))
+
+    @cached_property
+    def user_content(self) -> frozenset[str]:
+        """Every content word the user has said in this call."""
+        return frozenset().union(*(content(words_of(t)) for t in self._user_lines))
+
+    def novel(self, sentence: tuple[str, ...]) -> tuple[str, ...]:
         """The sentence without the stretches (three words or more) copied from the user."""
+        if not self._user_trigrams or self._user_trigrams.isdisjoint(_trigrams(" ".join(sentence))):
+            return sentence
         covered = [False] * len(sentence)
         for i in range(len(sentence) - 2):
-            if tuple(sentence[i : i + 3]) in self._user_trigrams:
+            if sentence[i : i + 3] in self._user_trigrams:
                 covered[i : i + 3] = [True] * 3
-        return [w for w, c in zip(sentence, covered, strict=True) if not c]
+        return tuple(w for w, c in zip(sentence, covered, strict=True) if not c)
 
-    def echoed(self, sentences: Sequence[list[str]]) -> bool:
+    def echoed(self, sentences: Sequence[tuple[str, ...]]) -> bool:
         """Most of these words are the user's own."""
         total = sum(len(s) for s in sentences)
         return total > 0 and sum(len(s) - len(self.novel(s)) for s in sentences) >= 0.4 * total
 
-    def reused_for_other_topic(self, own: Sequence[list[str]], topic_words: set[str]) -> bool:
+    def reused_for_other_topic(self, own: Sequence[tuple[str, ...]], topic_words: set[str]) -> bool:
         """The same giving words, topic words aside, were already said to the user this call."""
-        mine = content(w for s in own for w in s if w not in topic_words)
-        if len(mine) < 2:
-            return False
-        for line in self._agent_lines:
-            theirs = content(line)
-            if len(mine & theirs) >= 0.8 * len(mine):
-                return True
-        return False
+        mine = content(tuple(w for s in own for w in s if w not in topic_words))
+        return len(mine) >= 2 and any(
+            len(mine & content(words_of(line))) >= 0.8 * len(mine) for speaker, line in self.turns if speaker == "Agent"
+        )
 
 
-def gives(sentence: Sequence[str]) -> bool:
+@lru_cache(maxsize=8192)
+def _sentences(text: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """(all sentences, questions, statements) of a text, each as its words."""
+    parts = [(words_of(part), part.strip().endswith("?")) for part in _SENTENCE.findall(text)]
+    parts = [(words, question) for words, question in parts if words]
+    return [w for w, _ in parts], [w for w, q in parts if q], [w for w, q in parts if not q]
+
+
+@lru_cache(maxsize=8192)
+def gives(sentence: tuple[str, ...]) -> bool:
     """Whether a sentence gives the listener something: a commitment (we + an action), an option,
     the absence of a cost, or a quantity stated as a fact."""
     text = " ".join(sentence)
@@ -299,18 +331,20 @@ def gives(sentence: Sequence[str]) -> bool:
     )
 
 
-def quantified(sentence: Sequence[str]) -> bool:
+@lru_cache(maxsize=8192)
+def quantified(sentence: tuple[str, ...]) -> bool:
     return any(w.isdigit() or w in _NUMBER_WORDS for w in sentence)
 
 
-def denies_cost(sentence: Sequence[str], names: set[str]) -> bool:
+def denies_cost(sentence: tuple[str, ...], names: frozenset[str]) -> bool:
     """Whether a sentence says the very thing the concern is about is absent ("no signup fee")."""
     return any(
         word in _ABSENT and names & {stem(w) for w in sentence[i + 1 : i + 3]} for i, word in enumerate(sentence)
     )
 
 
-def refuses(sentence: Sequence[str]) -> bool:
+@lru_cache(maxsize=8192)
+def refuses(sentence: tuple[str, ...]) -> bool:
     """Whether a sentence declines to do anything about the matter: a speaker's negated offer of
     help ("we will not change...", "we can't lower...") or a flat no ("not negotiable")."""
     text = " ".join(sentence)

@@ -229,3 +229,26 @@ def test_a_probe_on_a_hidden_concern_is_evidence_not_certainty():
     assert {r for r in replies[held] if r[0] == "deny_topic"} == {r for r in replies[unheld] if r[0] == "deny_topic"}
     hedged = sum(r[0] == "guarded_reply" for r in replies[unheld]) / 400
     assert abs(hedged - RULES.evasive_probe_chance) < 0.05
+
+
+def test_a_guarded_concern_is_sometimes_denied_while_trust_is_low():
+    persona = next(
+        p for p in map(lambda i: sample_persona(PACK, i), range(400)) if p.concerns[0].disclosure == "guarded"
+    )
+    state = replace(initial_state(persona, RULES), trust=0.2)
+    probe = [AgentAct(A.PROBE, persona.concerns[0].id)]
+    replies = [transition(state, probe, persona, np.random.default_rng(seed), RULES)[2].act for seed in range(400)]
+    expected = RULES.guarded_probe_deflect * (1 - 0.2 / RULES.guarded_voice_trust)
+    assert abs(replies.count("deny_topic") / 400 - expected) < 0.06
+    assert set(replies) == {"deny_topic", "hint"}
+    trusted = replace(state, trust=RULES.guarded_voice_trust)
+    assert transition(trusted, probe, persona, np.random.default_rng(0), RULES)[2].act == "voice"
+
+
+def test_asking_again_about_what_the_user_said_earns_nothing():
+    persona = sample_persona(PACK, 0)
+    state = replace(initial_state(persona, RULES), statuses=("voiced",) + ("latent",) * (len(persona.concerns) - 1))
+    new, _, reply = transition(
+        state, [AgentAct(A.PROBE, persona.concerns[0].id)], persona, np.random.default_rng(0), RULES
+    )
+    assert new.trust == state.trust and reply.act == "voice"

@@ -119,7 +119,11 @@ _OPTION = re.compile(
     r"breathe|smile|calm|expect|hope|worry|look forward)\b)|you (?:choose|decide|set|keep|stay|get|pick|pause|"
     r"control|go|ride|cancel|see|start|"
     r"limit|exclude|include|also)|you'll get|you will get|you're free|you are free|free to|your choice|"
-    r"option|optional|opt (?:in|out)|up to you)\b"
+    r"option|optional|opt (?:in|out)|up to you|you(?:'re| are) (?:covered|insured|protected|paid|free)|"
+    # an instruction the user can follow: "just hit pause", "simply stay offline"
+    r"(?:just|simply) (?!a|an|the|want|like|know|need|say|think|wanted|fine|one)[a-z]+|"
+    # the product or the team doing something: "the app creates", "our team sets up"
+    r"(?:the|our) (?:app|platform|team|service|system|couriers|riders) (?!is|are|was|were|has|have)[a-z]+s)\b"
 )
 _ABSENCE = re.compile(r"\b(?:no|zero|without|never|nobody|nothing) (?!way\b|worries\b|problem\b|idea\b|thanks\b)[a-z]")
 _FACT_WORDS = frozenset({"is", "are", "costs", "cost", "takes", "pays", "per", "within", "under", "only", "just"})

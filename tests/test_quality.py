@@ -1,5 +1,8 @@
 """The quality judgement (ptod_env.quality): substance, not formula."""
 
+import json
+from pathlib import Path
+
 import gymnasium as gym
 import pytest
 
@@ -90,3 +93,18 @@ def test_the_env_reports_and_uses_the_quality():
     _, _, _, _, info = env.step("We hear you about the commission.")
     assert info["agent_acts"] == [{"act": "address", "topic": "commission", "quality": "acknowledgement"}]
     assert all(e["type"] != "concern" or e["to"] not in ("addressed", "resolved") for e in info["transition"]["events"])
+
+
+def test_natural_answers_are_judged_as_a_person_would():
+    """Answers and non-answers written independently of the packs' lines (tests/data): a dev part
+    the judge was tuned on, a held-out part only measured (docs/simulator.md)."""
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "answer_quality.jsonl").open()]
+    for split, min_recall in (("dev", 0.95), ("held_out", 0.85)):
+        mine = [r for r in rows if r["split"] == split]
+        judged = [
+            (r, judge([AgentAct(A.ADDRESS, r["topic"])], r["text"], [], load_scenario(r["domain"]))[0].quality)
+            for r in mine
+        ]
+        answers = [q == A.SUBSTANTIVE for r, q in judged if r["substantive"]]
+        assert sum(answers) / len(answers) >= min_recall, split
+        assert not any(q == A.SUBSTANTIVE for r, q in judged if not r["substantive"]), split

@@ -14,7 +14,7 @@ The families (docs/simulator.md, "Gaming"):
   replaced by an acknowledgement, a refusal, a bare keyword, concrete-sounding filler, a
   reassurance with no content, or numbers stuffed into an acknowledgement;
 - **blind sweeps**: answer the concerns the brief makes likeliest (or every concern) without
-  listening;
+  listening, with or without an open question after each answer;
 - **keyword stuffing** and **close spam**.
 """
 
@@ -122,11 +122,20 @@ class EmptyOracle(OracleAgent):
 
 class BlindSweep(_PackAgent):
     """Open-loop: one open probe, then the pack's answers to the ``width`` concerns the brief makes
-    likeliest, ``rounds`` times over, ``per_turn`` concerns per line, then closes. Never listens."""
+    likeliest, ``rounds`` times over, ``per_turn`` concerns per line (each followed by an open
+    probe with ``probing``), then closes. Never listens."""
 
-    def __init__(self, pack: ScenarioPack, seed: int | None = None, width: int = 6, rounds: int = 2, per_turn: int = 1):
+    def __init__(
+        self,
+        pack: ScenarioPack,
+        seed: int | None = None,
+        width: int = 6,
+        rounds: int = 2,
+        per_turn: int = 1,
+        probing: bool = False,
+    ):
         super().__init__(pack, seed)
-        self.width, self.rounds, self.per_turn = width, rounds, per_turn
+        self.width, self.rounds, self.per_turn, self.probing = width, rounds, per_turn, probing
 
     def reset(self, observation: str, info: dict[str, Any]) -> None:
         super().reset(observation, info)
@@ -142,7 +151,8 @@ class BlindSweep(_PackAgent):
         if self.turn == 0:
             return f"{self.line('greet')} {self.line('probe_open')}"
         if self.turn - 1 < len(self.plan):
-            return self.plan[self.turn - 1]
+            probe = f" {cycle(_OPEN_PROBES, self.turn)}" if self.probing else ""
+            return self.plan[self.turn - 1] + probe
         return cycle(_CLOSES, self.turn)
 
 
@@ -187,12 +197,13 @@ ADVERSARIES: dict[str, AdversaryFactory] = {
     "parrot_answers": lambda pack, seed: Parrot(pack, seed, frame="You can count on us for this: {heard}"),
     "oracle_empty": EmptyOracle,
     "blind_sweep": BlindSweep,
+    "sweep_and_probe": lambda pack, seed: BlindSweep(pack, seed, width=4, rounds=2, probing=True),
     "answer_dump": lambda pack, seed: BlindSweep(pack, seed, width=len(pack.concerns), rounds=2, per_turn=2),
     "keyword_stuffing": KeywordStuffer,
     "close_spam": CloseSpam,
 }
 # Policies that do not listen to the user at all: none may pass 0.15 success.
-DEAF = frozenset({"parrot_close6", "blind_sweep", "answer_dump", "keyword_stuffing", "close_spam"})
+DEAF = frozenset({"parrot_close6", "blind_sweep", "sweep_and_probe", "answer_dump", "keyword_stuffing", "close_spam"})
 
 
 def make_adversary(name: str, pack: ScenarioPack, seed: int | None = None) -> Agent:

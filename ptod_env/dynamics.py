@@ -53,7 +53,7 @@ class Rules:
     probe_hit_trust: float = 0.04
     probe_miss_trust: float = -0.04
     address_trust: float = 0.08
-    address_miss_trust: float = -0.04
+    address_miss_trust: float = -0.06
     offer_trust: float = 0.03
     pitch_trust: float = -0.04
     free_pitches: int = 1
@@ -336,8 +336,7 @@ class _Turn:
         i = self.index.get(topic) if topic else None
         if i is None or (self.statuses[i] == "latent" and self.persona.concerns[i].disclosure != "open"):
             # Not the user's worry, or one they are not ready to talk about: the same reaction.
-            self.trust += self.rules.address_miss_trust
-            self.respond("not_relevant", None, 2)
+            self.miss()
             return
         concern, status = self.persona.concerns[i], self.statuses[i]
         self.patience -= self.rules.idle_patience_cost
@@ -353,34 +352,37 @@ class _Turn:
 
     def on_address(self, topic: str | None) -> None:
         i = self.index.get(topic) if topic else None
-        if i is None:
-            self.trust += self.rules.address_miss_trust
-            self.respond("not_relevant", None, 2)
+        if i is None or (self.statuses[i] == "latent" and self.persona.concerns[i].disclosure == "deep"):
+            # Not the user's worry, or one they keep to themselves: the same reaction either way.
+            self.miss()
             return
         concern, status = self.persona.concerns[i], self.statuses[i]
         if status == "resolved":
             self.patience -= self.rules.idle_patience_cost
             self.respond("resolved", concern.id, 1)
             return
-        if status == "latent":
+        if status == "latent" and concern.disclosure == "guarded":
             # Answering a worry the user has not shared lands only if they were ready to share it.
-            if concern.disclosure == "deep":
-                self.respond("not_relevant", None, 2)
-                return
-            if concern.disclosure == "guarded":
-                self.set_status(i, "hinted")
-                self.respond("hint", concern.id, 4)
-                return
+            self.set_status(i, "hinted")
+            self.respond("hint", concern.id, 4)
+            return
         self.times_addressed[i] += 1
         self.trust += self.rules.address_trust
         needed = 2 if concern.severity >= 3 else 1
-        if self.times_addressed[i] >= needed and self.trust >= self.rules.resolve_trust:
+        # An answer to a worry the user never raised helps, but does not settle it on its own.
+        if status != "latent" and self.times_addressed[i] >= needed and self.trust >= self.rules.resolve_trust:
             self.trust += self.rules.resolved_trust
             self.set_status(i, "resolved")
             self.respond("resolved", concern.id, 4)
         else:
             self.set_status(i, "addressed")
             self.respond("follow_up" if self.times_addressed[i] < needed else "acknowledge", concern.id, 4)
+
+    def miss(self) -> None:
+        """The agent answered a worry the user does not (admit to) have: it wastes their time."""
+        self.trust += self.rules.address_miss_trust
+        self.patience -= self.rules.idle_patience_cost
+        self.respond("not_relevant", None, 2)
 
     def on_probe(self, topic: str | None) -> None:
         i = self.index.get(topic) if topic else None

@@ -77,6 +77,7 @@ class Rules:
     topic_dump_threshold: int = 3
     # What the quality of an act is worth (ptod_env.quality judges it).
     paid_empathies: int = 2
+    paid_small_talks: int = 2
     formulaic_empathy_trust: float = -0.03
     unanswered_trust: float = -0.02
     refusal_trust: float = -0.08
@@ -109,6 +110,7 @@ class UserState:
     greeted: bool = False
     last_user_act: str = "answer_phone"
     empathies: int = 0
+    small_talks: int = 0
     offered: bool = False
 
     @property
@@ -192,6 +194,7 @@ class _Turn:
         self.pitches = state.pitches
         self.greeted = state.greeted
         self.empathies = state.empathies
+        self.small_talks = state.small_talks
         self.offered = state.offered
         self.outcome: str | None = None
         self.events: list[dict[str, Any]] = []
@@ -266,8 +269,13 @@ class _Turn:
             self.respond("greet_back", None, 1)
 
     def on_small_talk(self, _topic: str | None) -> None:
-        if self.persona.traits.get("talk_style") == "chatty":
+        self.small_talks += 1
+        if self.persona.traits.get("talk_style") == "chatty" and self.small_talks <= self.rules.paid_small_talks:
             self.trust += self.rules.small_talk_trust
+            self.respond("small_talk_back", None, 1)
+        elif self.persona.traits.get("talk_style") == "chatty":
+            # Even a chatty user wants to get somewhere eventually.
+            self.patience -= self.rules.idle_patience_cost
             self.respond("small_talk_back", None, 1)
         else:
             self.trust -= self.rules.small_talk_trust
@@ -501,6 +509,7 @@ class _Turn:
             greeted=self.greeted,
             last_user_act=self.reply.act,
             empathies=self.empathies,
+            small_talks=self.small_talks,
             offered=self.offered,
         )
         return new_state, self.events, self.reply

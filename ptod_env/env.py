@@ -119,8 +119,12 @@ class ProactiveSalesEnv(gym.Env[str, str]):
       otherwise it is a pitch; each pitch past the free one costs more than the last. A probe on
       a concern the user still hides draws the same denial as from a user without it, except
       with chance ``hidden_probe_tell * trust / deep_hint_trust``; users without the concern
-      sometimes hedge (``evasive_probe_chance``). ``UserState`` gained ``empathies`` and
-      ``offered``; ``Rules`` gained the parameters named here.
+      sometimes hedge (``evasive_probe_chance``); a guarded concern's holder sometimes denies
+      while trust is low (``guarded_probe_deflect``). Asking again about what the user already
+      said earns nothing; an answer to a concern the user never raised does not settle it on its
+      own; answering a concern the user does not hold, or keeps deep, costs trust and patience
+      alike; small talk pays a chatty user ``paid_small_talks`` times. ``UserState`` gained
+      ``empathies``, ``small_talks`` and ``offered``; ``Rules`` gained the parameters named here.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}

@@ -67,6 +67,7 @@ def user_states(persona: Persona, terminal: bool = False) -> st.SearchStrategy[U
         greeted=st.booleans(),
         last_user_act=st.sampled_from(sorted(USER_ACTS)),
         empathies=st.integers(0, 4),
+        small_talks=st.integers(0, 4),
         offered=st.booleans(),
     )
 

@@ -162,7 +162,7 @@ def test_a_non_answer_never_resolves_addresses_or_builds_trust(persona, data, ac
 
 @settings(max_examples=100, deadline=None)
 @given(persona=personas("merchant_recruitment"), data=st.data())
-def test_formulaic_or_unpaid_empathy_and_empty_offers_never_build_trust(persona, data):
+def test_formulaic_or_spent_rapport_and_empty_offers_never_build_trust(persona, data):
     state = data.draw(user_states(persona))
     rng = np.random.default_rng(0)
     for acts in (
@@ -170,8 +170,9 @@ def test_formulaic_or_unpaid_empathy_and_empty_offers_never_build_trust(persona,
         [AgentAct(A.OFFER, None, A.EMPTY)],
     ):
         assert transition(state, acts, persona, rng, RULES)[0].trust <= state.trust
-    spent = replace(state, empathies=RULES.paid_empathies)
-    assert transition(spent, [AgentAct(A.EMPATHIZE, None, A.RESPONSIVE)], persona, rng, RULES)[0].trust <= spent.trust
+    spent = replace(state, empathies=RULES.paid_empathies, small_talks=RULES.paid_small_talks)
+    for acts in ([AgentAct(A.EMPATHIZE, None, A.RESPONSIVE)], [AgentAct(A.SMALL_TALK)]):
+        assert transition(spent, acts, persona, rng, RULES)[0].trust <= spent.trust
 
 
 def test_responsive_empathy_pays_only_after_something_to_respond_to():

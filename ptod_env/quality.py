@@ -186,7 +186,7 @@ class QualityJudge:
         self._topic_hits: dict[tuple[str, ...], frozenset[str]] = {}
         self._empathy_cues = tuple(dict.fromkeys((*_EMPATHY_CUES, *pack.lexicon.get("empathize", ()))))
         vocab: dict[str, set[str]] = {}
-        names: dict[str, set[str]] = {}
+        names: dict[str, frozenset[str]] = {}
         for spec in pack.concerns:
             names[spec.id] = content(tuple(w for kw in spec.keywords for w in words_of(kw)))
             text = " ".join((spec.label, spec.description, *spec.hints, *spec.voices, *spec.probes, *spec.answers))
@@ -196,7 +196,6 @@ class QualityJudge:
         limit = max(2, len(pack.concerns) // 4)
         self._specific = {cid: {w for w in ws if spread[w] <= limit} - names[cid] for cid, ws in vocab.items()}
         self._names = names
-        self._keyword_words = {spec.id: {w for kw in spec.keywords for w in words_of(kw)} for spec in pack.concerns}
 
     def judge(self, acts: Sequence[AgentAct], text: str, turns: Sequence[tuple[str, str]]) -> list[AgentAct]:
         """``acts`` with their quality set. ``turns``: the conversation before ``text`` as
@@ -212,6 +211,8 @@ class QualityJudge:
         if act.act == A.PROBE:
             return ECHO if said.echoed(said.questions or said.sentences) else None
         if act.topic is None:
+            if act.act != A.OFFER:
+                return None
             # An incentive for no concern in particular is worth something only with a figure on it.
             untargeted = [s for s in said.statements if not self._hits(s)]
             return SUBSTANTIVE if any(gives(s) and quantified(s) for s in untargeted) else EMPTY
@@ -229,9 +230,7 @@ class QualityJudge:
             # Substance is the agent's own: words the user already said do not count as given.
             mine = content(tuple(w for s in novel for w in s)) - said.user_content
             specific = mine & self._specific.get(topic, set())
-            if (specific or any(denies_cost(s, names) for s in novel)) and not said.reused_for_other_topic(
-                own, self._keyword_words.get(topic, set())
-            ):
+            if (specific or any(denies_cost(s, names) for s in novel)) and not said.reused_for_other_topic(own, names):
                 return SUBSTANTIVE
             return GENERIC
         if said.echoed(own):
@@ -302,9 +301,9 @@ class _Said:
         total = sum(len(s) for s in sentences)
         return total > 0 and sum(len(s) - len(self.novel(s)) for s in sentences) >= 0.4 * total
 
-    def reused_for_other_topic(self, own: Sequence[tuple[str, ...]], topic_words: set[str]) -> bool:
-        """The same giving words, topic words aside, were already said to the user this call."""
-        mine = content(tuple(w for s in own for w in s if w not in topic_words))
+    def reused_for_other_topic(self, own: Sequence[tuple[str, ...]], names: frozenset[str]) -> bool:
+        """The same giving words, the concern's own name aside, were already said this call."""
+        mine = content(tuple(w for s in own for w in s)) - names
         return len(mine) >= 2 and any(
             len(mine & content(words_of(line))) >= 0.8 * len(mine) for speaker, line in self.turns if speaker == "Agent"
         )

@@ -83,11 +83,14 @@ _ACK_VERBS = word_set(
     """hear heard understand understood know knew see saw get got appreciate feel felt recognise
     recognize realise realize note noted care value respect hope think believe want like
     acknowledge sympathise sympathize empathise empathize agree totally completely really
-    definitely are were have love adore admire assure reassure promise wish"""
+    definitely are were have love adore admire assure reassure promise wish worry mind"""
 )
 _ACK_CUES = frozenset({"hear", "understand", "know", "appreciate", "noted", "concern", "concerns", "valid", "point"})
 _SUBJECTS = frozenset({"we", "we'll", "we're", "we've", "our", "i'll"})
 _ABSENT = frozenset({"no", "zero", "without", "never"})
+# What a platform does to cost the user something ("we don't charge any setup fee").
+_COST_VERBS = word_set("charge take ask require bill deduct hold lock tie force keep")
+_AUXILIARIES = frozenset({"also", "even", "will", "can", "team", "do", "does", "just", "always", "simply"})
 _SPEAKERS = frozenset({"we", "i", "our", "we'll", "i'll", "can't", "won't", "cannot"})
 _NEGATIONS = frozenset({"not", "no", "never", "cannot", "can't", "won't", "don't", "doesn't", "isn't", "aren't"})
 # Verbs whose negation declines help; other verbs negated ("we never penalise") are promises.
@@ -326,7 +329,10 @@ def gives(sentence: tuple[str, ...]) -> bool:
         return True
     for i, word in enumerate(sentence):
         if word in _SUBJECTS:
-            following = [w for w in sentence[i + 1 : i + 3] if w not in ("also", "even", "will", "can", "team")]
+            following = [w for w in sentence[i + 1 : i + 4] if w not in _AUXILIARIES]
+            if following and following[0] in _NEGATIONS:
+                # "we never penalise", "we don't charge": a promise not to do harm.
+                following = following[1:]
             if following and following[0] not in _ACK_VERBS and following[0] not in _NEGATIONS:
                 return True
     return (
@@ -340,9 +346,16 @@ def quantified(sentence: tuple[str, ...]) -> bool:
 
 
 def denies_cost(sentence: tuple[str, ...], names: frozenset[str]) -> bool:
-    """Whether a sentence says the very thing the concern is about is absent ("no signup fee")."""
+    """Whether a sentence says the very thing the concern is about is absent ("no signup fee",
+    "we don't charge any setup fee")."""
     return any(
         word in _ABSENT and names & {stem(w) for w in sentence[i + 1 : i + 3]} for i, word in enumerate(sentence)
+    ) or any(
+        word in _NEGATIONS
+        and sentence[i + 1 : i + 2]
+        and sentence[i + 1] in _COST_VERBS
+        and names & {stem(w) for w in sentence[i + 2 : i + 6]}
+        for i, word in enumerate(sentence)
     )
 
 

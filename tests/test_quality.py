@@ -47,6 +47,10 @@ def test_every_answer_in_the_packs_is_substantive(domain):
         ("We guarantee great things for your margins.", A.GENERIC),
         ("Our commission is just 12% per order, lower than anyone else.", A.SUBSTANTIVE),
         ("There is no commission at all in your first month.", A.SUBSTANTIVE),
+        ("We don't take any commission on pickup orders.", A.SUBSTANTIVE),
+        ("We don't worry about the commission.", A.MENTION),
+        ("We don't raise the commission.", A.GENERIC),
+        ("You can relax about the commission, we promise.", A.MENTION),
     ],
 )
 def test_answers_are_judged_by_what_they_give(text, quality):

@@ -57,10 +57,12 @@ def cycle(options: tuple[str, ...], turn: int) -> str:
 
 
 class Padded:
-    """Wraps an agent: an empathy phrase before and an untargeted offer after each of its lines."""
+    """Wraps an agent: an empathy phrase before and an untargeted offer after each of its lines
+    (or only one of the two)."""
 
-    def __init__(self, inner: Agent):
+    def __init__(self, inner: Agent, empathy: bool = True, offer: bool = True):
         self.inner = inner
+        self.empathy, self.offer = empathy, offer
         self.turn = 0
 
     def reset(self, observation: str, info: dict[str, Any]) -> None:
@@ -70,7 +72,9 @@ class Padded:
     def act(self, observation: str, info: dict[str, Any]) -> str:
         line = self.inner.act(observation, info)
         self.turn += 1
-        return f"{cycle(EMPATHY_PADS, self.turn)} {line} {cycle(OFFER_PADS, self.turn)}"
+        before = f"{cycle(EMPATHY_PADS, self.turn)} " if self.empathy else ""
+        after = f" {cycle(OFFER_PADS, self.turn)}" if self.offer else ""
+        return f"{before}{line}{after}"
 
 
 class Parrot(_PackAgent):

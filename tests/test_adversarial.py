@@ -54,3 +54,13 @@ def test_adversaries_see_only_the_observation_except_the_empty_oracle():
         assert isinstance(agent.act(obs, {}), str)
     with pytest.raises(ValueError, match="unknown adversary"):
         make_adversary("telepath", env.unwrapped.pack)
+
+
+@pytest.mark.parametrize("domain", shipped_scenarios())
+@pytest.mark.parametrize(("empathy", "offer"), [(True, False), (False, True)])
+@pytest.mark.parametrize("agent", ["proactive", "oracle"])
+def test_padding_never_helps_the_agent_it_wraps(agent, empathy, offer, domain):
+    env = gym.make(env_id_for(domain), split="test")
+    padded = Padded(make_agent(agent, env.unwrapped.pack, 0), empathy=empathy, offer=offer)
+    wins = [run_episode(env, padded, seed=i, options=episode_options("test", i))["outcome"] for i in range(USERS)]
+    assert wins.count("accepted") / USERS <= success(agent, domain)

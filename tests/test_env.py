@@ -199,9 +199,9 @@ def test_bad_reset_options_fail_clearly(env, options, error, match):
 
 def test_reset_persona_options_must_agree_with_the_env(merchant):
     test_env = gym.make("ProactiveSales-v0", split="test")
-    with pytest.raises(ValueError, match="either options\\['persona'\\] or options\\['persona_index'\\]"):
+    with pytest.raises(ValueError, match=r"either options\['persona'\] or options\['persona_index'\]"):
         test_env.reset(options={"persona": sample_persona(merchant, 3), "persona_index": 4})
-    with pytest.raises(ValueError, match="train-split user.*split='train'"):
+    with pytest.raises(ValueError, match=r"train-split user.*split='train'"):
         test_env.reset(options={"persona": sample_persona(merchant, TEST_USERS + 5)})
     with pytest.raises(ValueError, match="'courier_recruitment' user"):
         test_env.reset(options={"persona": sample_persona(load_scenario("courier_recruitment"), 3)})
@@ -253,7 +253,7 @@ def test_vector_envs_autoreset_after_a_truncation():
     envs.reset(seed=0)
     truncated_seen = False
     for _ in range(6):
-        _, _, terminated, truncated, _ = envs.step(["Hello there.", "What matters most to you?"])
+        *_, truncated, _ = envs.step(["Hello there.", "What matters most to you?"])
         truncated_seen |= bool(truncated.any())
     assert truncated_seen
     envs.close()

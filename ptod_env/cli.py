@@ -13,6 +13,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ptod_env.agents import AGENTS
 from ptod_env.persona import SPLITS
@@ -47,10 +48,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_env_arguments(parser: argparse.ArgumentParser, allow_all: bool = False) -> None:
-    """The env selection flags shared by every command that runs episodes."""
+    """The env selection flags shared by every command that runs episodes: ``--domain NAME``
+    (a shipped pack) or ``--scenario PATH`` (any pack file, which then plays as its name)."""
     domains = [*shipped_scenarios(), "all"] if allow_all else list(shipped_scenarios())
-    parser.add_argument("--domain", choices=domains, default="merchant_recruitment")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--domain", choices=domains, default="merchant_recruitment")
+    where.add_argument(
+        "--scenario", metavar="PATH", action=ScenarioAction, help="a scenario pack file (.yaml/.json), any domain"
+    )
     parser.add_argument("--split", choices=SPLITS, default="test")
+
+
+class ScenarioAction(argparse.Action):
+    """``--scenario PATH``: load and register the pack, and play it as ``--domain <its name>``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any, option=None) -> None:
+        from ptod_env import register_scenario
+        from ptod_env.scenario import ScenarioError, load_scenario
+
+        try:
+            register_scenario(value)
+        except ScenarioError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from exc
+        setattr(namespace, self.dest, value)
+        namespace.domain = load_scenario(value).name
 
 
 def positive_int(text: str) -> int:

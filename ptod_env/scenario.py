@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import reprlib
 import string
 from dataclasses import dataclass, field, fields
@@ -227,13 +228,33 @@ def shipped_scenarios() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
 
 
-def load_scenario(name_or_path: str | Path) -> ScenarioPack:
-    """Load and validate a scenario pack by shipped name or by file path (.yaml, .yml, .json).
+_REMEMBERED: dict[str, str] = {}
+
+
+def remember_scenario(pack: ScenarioPack) -> None:
+    """Let ``load_scenario(pack.name)`` find a pack loaded from a path (``register_scenario``
+    calls this).
+
+    Raises:
+        ScenarioError: another pack file already goes by that name.
+    """
+    shipped = SCENARIO_DIR / f"{pack.name}.yaml"
+    known = _REMEMBERED.get(pack.name) or (str(shipped.resolve()) if shipped.is_file() else None)
+    if known is not None and known != pack.source:
+        raise ScenarioError(f"{pack.source}: field 'name': {pack.name!r} is already the pack {known}; fix: rename it")
+    _REMEMBERED[pack.name] = pack.source
+
+
+def load_scenario(name_or_path: str | os.PathLike[str]) -> ScenarioPack:
+    """Load and validate a scenario pack by name (shipped or registered) or by file path
+    (.yaml, .yml, .json).
 
     Raises:
         ScenarioError: the file is missing, unparsable or fails validation; the message names
             the file, the field and how to fix it.
     """
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise TypeError(f"scenario must be a pack name or a path, got {type(name_or_path).__name__}")
     path = _resolve(name_or_path)
     return _load_path(str(path.resolve()))
 
@@ -288,12 +309,11 @@ def _expanded_size(root: yaml.Node, path: str) -> int:
     (each shared node once), stopping as soon as it passes :data:`MAX_PACK_VALUES`."""
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    stack: list[tuple[yaml.Node, list[yaml.Node] | None]] = [(root, None)]
     while stack:
-        node, children_done = stack.pop()
+        node, children = stack.pop()
         key = id(node)
-        children = _yaml_children(node)
-        if children_done:
+        if children is not None:
             open_nodes.discard(key)
             sizes[key] = 1 + sum(sizes[id(child)] for child in children)
             if sizes[key] > MAX_PACK_VALUES:
@@ -303,8 +323,9 @@ def _expanded_size(root: yaml.Node, path: str) -> int:
             if key in open_nodes:
                 raise ScenarioError(f"{path}: an alias refers to a value that contains it; fix: remove the loop")
             open_nodes.add(key)
-            stack.append((node, True))
-            stack.extend((child, False) for child in children)
+            children = _yaml_children(node)
+            stack.append((node, children))
+            stack.extend((child, None) for child in children)
     return sizes[id(root)]
 
 
@@ -316,16 +337,18 @@ def _yaml_children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _resolve(name_or_path: str | Path) -> Path:
-    if isinstance(name_or_path, Path) or any(s in str(name_or_path) for s in ("/", "\\", ".")):
+def _resolve(name_or_path: str | os.PathLike[str]) -> Path:
+    if not isinstance(name_or_path, str) or any(s in name_or_path for s in ("/", "\\", ".")):
         path = Path(name_or_path)
         if not path.is_file():
             raise ScenarioError(f"{path}: no such scenario file; pass an existing .yaml/.json path")
         return path
     path = SCENARIO_DIR / f"{name_or_path}.yaml"
+    if not path.is_file() and name_or_path in _REMEMBERED:
+        return Path(_REMEMBERED[name_or_path])
     if not path.is_file():
         raise ScenarioError(
-            f"unknown scenario {name_or_path!r}; shipped: {list(shipped_scenarios())}, "
+            f"unknown scenario {name_or_path!r}; known: {sorted({*shipped_scenarios(), *_REMEMBERED})}, "
             "or pass a path to your own pack file"
         )
     return path
@@ -562,7 +585,7 @@ class _Validator:
                 raise self.fail(f"dynamics.{key}", "unknown rule", f"use one of {sorted(known)}")
             default = getattr(defaults, key)
             whole = isinstance(default, int)
-            low, high = RULE_BOUNDS.get(key, _rule_bounds(key, whole))
+            low, high = rule_bounds(key)
             if not _is_number(value) or (whole and value != int(value)) or not low <= value <= high:
                 kind = "an integer" if whole else "a number"
                 raise self.fail(
@@ -810,8 +833,11 @@ def _near_miss(line: str, keywords: tuple[str, ...]) -> str:
     return ""
 
 
-def _rule_bounds(name: str, whole: bool) -> tuple[float, float]:
-    if whole:
+def rule_bounds(name: str) -> tuple[float, float]:
+    """The range a pack's ``dynamics`` may set rule ``name`` (a :class:`Rules` field) to."""
+    if name in RULE_BOUNDS:
+        return RULE_BOUNDS[name]
+    if isinstance(getattr(Rules(), name), int):
         return (0, 1_000_000)
     if name.endswith("_trust"):
         return (-1.0, 1.0)

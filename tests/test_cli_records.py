@@ -7,10 +7,11 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
-from ptod_env.cli import main
+from ptod_env.cli import build_parser, main
 from ptod_env.records import EpisodeWriter, read_episodes
 
 
@@ -103,3 +104,55 @@ def test_a_killed_rollout_keeps_every_finished_episode(tmp_path):
         warnings.simplefilter("ignore", RuntimeWarning)  # the kill may tear the last line
         records = read_episodes(path)
     assert len(records) >= 3 and all(r["outcome"] for r in records)
+
+
+EXAMPLE_PACK = str(Path(__file__).parents[1] / "examples" / "scenarios" / "home_solar.yaml")
+
+
+def test_rollout_plays_a_pack_file(capsys):
+    assert main(["rollout", "--agent", "all", "--scenario", EXAMPLE_PACK, "--episodes", "30", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["domain"] for r in rows] == ["home_solar"] * 4
+    rates = {r["agent"]: r["success_rate"] for r in rows}
+    assert rates["oracle"] > rates["passive"] and rates["proactive"] > rates["passive"]
+
+
+def test_play_and_every_episode_command_take_a_pack_file(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Hi, this is Sam from BrightRoof Solar.\n"))
+    assert main(["play", "--scenario", EXAMPLE_PACK, "--seed", "1"]) == 0
+    assert "BrightRoof" in capsys.readouterr().out
+    parser = build_parser()
+    for command in (["eval", "--policy", "some/dir"], ["simcheck"], ["rollout", "--agent", "oracle"]):
+        args = parser.parse_args([*command, "--scenario", EXAMPLE_PACK])
+        assert args.domain == "home_solar" and args.scenario == EXAMPLE_PACK
+
+
+def test_simcheck_runs_a_pack_file(capsys):
+    assert main(["simcheck", "--scenario", EXAMPLE_PACK, "--episodes", "3", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["domain"] == "home_solar" and row["unheld_concern_rate"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--scenario", "/no/such/pack.yaml"], "no such scenario file"),
+        (["--scenario", EXAMPLE_PACK, "--domain", "courier_recruitment"], "not allowed with argument"),
+    ],
+)
+def test_bad_pack_arguments_exit_with_the_reason(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rollout", "--agent", "oracle", *argv])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_broken_pack_file_names_field_and_fix(tmp_path, capsys):
+    path = tmp_path / "broken.yaml"
+    path.write_text(
+        Path(EXAMPLE_PACK)
+        .read_text(encoding="utf-8")
+        .replace("patience:\n    range: [9, 15]", "patience:\n    range: [0, 0]")
+    )
+    with pytest.raises(SystemExit):
+        main(["rollout", "--agent", "oracle", "--scenario", str(path)])
+    assert "field 'traits.patience'" in capsys.readouterr().err

@@ -304,7 +304,7 @@ def test_a_third_party_pack_loads_from_a_path(tmp_path, merchant):
     env = gym.make("ProactiveSales-v0", scenario=str(path))
     obs, _ = env.reset(seed=0)
     assert env.unwrapped.pack.name == "pizza_partners" and "### Call brief" in obs
-    ptod_env.register_scenario("PizzaPartners-v0", str(path))
+    assert ptod_env.register_scenario(str(path), "PizzaPartners-v0") == "PizzaPartners-v0"
     assert gym.make("PizzaPartners-v0").unwrapped.pack.name == "pizza_partners"
 
 

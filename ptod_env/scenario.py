@@ -523,9 +523,18 @@ class _Validator:
                         "use one of them as a whole word, or add the word the line uses to the keywords",
                     )
             phrasings[key] = lines
+        # The user names the concern by its label ("Not yet. {label} is the problem."): a label
+        # without a keyword is an objection nobody can attribute to the concern.
+        label = self.text(data, "label", dot)
+        if not index.find_longest(tokens(label)):
+            raise self.fail(
+                f"{dot}label",
+                f"{label!r} mentions none of the keywords {list(keywords)}{_near_miss(label, keywords)}",
+                "name the concern with one of its keywords",
+            )
         return ConcernSpec(
             id=concern_id,
-            label=self.text(data, "label", dot),
+            label=label,
             description=self.text(data, "description", dot),
             base_weight=self.number(data, "base_weight", dot, 0.0, 100.0),
             severity=severity,

@@ -308,6 +308,36 @@ def test_a_third_party_pack_loads_from_a_path(tmp_path, merchant):
     assert gym.make("PizzaPartners-v0").unwrapped.pack.name == "pizza_partners"
 
 
+def test_register_scenario_makes_a_pack_file_a_domain(tmp_path):
+    from ptod_env.evaluation import env_id_for
+
+    example = Path(__file__).parents[1] / "examples" / "scenarios" / "home_solar.yaml"
+    env_id = ptod_env.register_scenario(example)
+    assert env_id == "ProactiveSales-HomeSolar-v0" and ptod_env.ENV_IDS[env_id] == "home_solar"
+    assert ptod_env.register_scenario(str(example)) == env_id  # again: a no-op
+    assert env_id_for("home_solar") == env_id and load_scenario("home_solar").source == str(example.resolve())
+    check_env(gym.make(env_id).unwrapped)
+    text = example.read_text(encoding="utf-8")
+    same_name = tmp_path / "same_name.yaml"
+    same_name.write_text(text.replace("ProactiveSales-HomeSolar-v0", "Solar2-v0"), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"'home_solar' is already the pack .*fix: rename it"):
+        ptod_env.register_scenario(same_name)
+    same_id = tmp_path / "same_id.yaml"
+    same_id.write_text(text.replace("name: home_solar", "name: other_solar"), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="already plays 'home_solar'; fix: give the pack another env_id"):
+        ptod_env.register_scenario(same_id)
+    with pytest.raises(ValueError, match="max_turns must be a positive int"):
+        ptod_env.register_scenario(example, max_turns=0)
+    with pytest.raises(TypeError, match="scenario must be a pack name or a path"):
+        load_scenario(3)
+
+
+def test_every_shipped_pack_is_registered_under_its_env_id():
+    for name in ptod_env.shipped_scenarios():
+        assert ptod_env.ENV_IDS[load_scenario(name).env_id] == name
+    assert ptod_env.ENV_IDS[ptod_env.DEFAULT_ENV_ID] == "merchant_recruitment"
+
+
 def test_make_by_module_path_without_import():
     code = "import gymnasium as gym; e = gym.make('ptod_env:ProactiveSales-v0'); print(e.reset(seed=0)[0][:14])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -193,6 +193,7 @@ BAD_EDITS = [
         r"concerns\[0\].hints\[0\].*'sublandlord', which contains 'landlord'.*whole words",
     ),
     (lambda d: d["concerns"][0].update(severity={"choices": [True, 2]}), r"concerns\[0\].severity"),
+    (lambda d: d["concerns"][0].update(label="the money thing"), r"concerns\[0\].label.*mentions none"),
 ]
 
 

@@ -675,13 +675,18 @@ class _Validator:
                     )
 
         concern_count = self.distribution(self.get(data, "concern_count", ""), "concern_count")
-        most = min(MAX_CONCERNS_HELD, sum(c.base_weight > 0 for c in concerns))
-        if not all(isinstance(k, int) and 1 <= k <= most for k in concern_count.choices):
+        if not all(isinstance(k, int) and 1 <= k <= MAX_CONCERNS_HELD for k in concern_count.choices):
             raise self.fail(
                 "concern_count.choices",
-                f"got {concern_count.choices}; a user holds 1 to {MAX_CONCERNS_HELD} concerns, and at most as many "
-                f"as the bank has concerns with base_weight > 0",
-                f"use integers in 1..{most}",
+                f"got {concern_count.choices}; a user holds 1 to {MAX_CONCERNS_HELD} concerns",
+                f"use integers in 1..{MAX_CONCERNS_HELD}",
+            )
+        drawable = sum(c.base_weight > 0 for c in concerns)
+        if max(concern_count.choices) > drawable:
+            raise self.fail(
+                "concerns",
+                f"{drawable} concerns have base_weight > 0, but concern_count goes up to {max(concern_count.choices)}",
+                "give more concerns a base_weight > 0, or lower concern_count",
             )
         disclosure = self.distribution(self.get(data, "disclosure", ""), "disclosure")
         if set(disclosure.choices) != set(DISCLOSURES):

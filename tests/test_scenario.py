@@ -130,7 +130,7 @@ BAD_EDITS = [
     (lambda d: d.update(dynamics={"reject_trust": 0.6}), "reject_trust 0.6 >= accept_trust"),
     (lambda d: d["traits"]["mood"].update(weights=[1, float("inf"), 1]), "traits.mood.weights.*finite"),
     (lambda d: d["traits"]["mood"].update(weights=[0, 0, 0]), "traits.mood.weights.*positive sum"),
-    (lambda d: [c.update(base_weight=0) for c in d["concerns"]], r"concern_count.choices.*base_weight > 0"),
+    (lambda d: [c.update(base_weight=0) for c in d["concerns"]], r"'concerns': 0 concerns have base_weight > 0"),
     (lambda d: d["concerns"][0].update(base_weight=float("nan")), r"concerns\[0\].base_weight.*finite"),
     (lambda d: d["correlations"][0].update(factor=float("inf")), r"correlations\[0\].factor"),
     (lambda d: d["correlations"][0].update(factor=0), r"correlations\[0\].factor.*no concern"),

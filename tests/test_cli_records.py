@@ -106,38 +106,35 @@ def test_a_killed_rollout_keeps_every_finished_episode(tmp_path):
     assert len(records) >= 3 and all(r["outcome"] for r in records)
 
 
-EXAMPLE_PACK = str(Path(__file__).parents[1] / "examples" / "scenarios" / "home_solar.yaml")
-
-
-def test_rollout_plays_a_pack_file(capsys):
-    assert main(["rollout", "--agent", "all", "--scenario", EXAMPLE_PACK, "--episodes", "30", "--json"]) == 0
+def test_rollout_plays_a_pack_file(example_pack, capsys):
+    assert main(["rollout", "--agent", "all", "--scenario", example_pack, "--episodes", "30", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["domain"] for r in rows] == ["home_solar"] * 4
+    assert [r["domain"] for r in rows] == ["example_solar"] * 4
     rates = {r["agent"]: r["success_rate"] for r in rows}
     assert rates["oracle"] > rates["passive"] and rates["proactive"] > rates["passive"]
 
 
-def test_play_and_every_episode_command_take_a_pack_file(monkeypatch, capsys):
+def test_play_and_every_episode_command_take_a_pack_file(example_pack, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.StringIO("Hi, this is Sam from BrightRoof Solar.\n"))
-    assert main(["play", "--scenario", EXAMPLE_PACK, "--seed", "1"]) == 0
+    assert main(["play", "--scenario", example_pack, "--seed", "1"]) == 0
     assert "BrightRoof" in capsys.readouterr().out
     parser = build_parser()
     for command in (["eval", "--policy", "some/dir"], ["simcheck"], ["rollout", "--agent", "oracle"]):
-        args = parser.parse_args([*command, "--scenario", EXAMPLE_PACK])
-        assert args.domain == "home_solar" and args.scenario == EXAMPLE_PACK
+        args = parser.parse_args([*command, "--scenario", example_pack])
+        assert args.domain == "example_solar" and args.scenario == example_pack
 
 
-def test_simcheck_runs_a_pack_file(capsys):
-    assert main(["simcheck", "--scenario", EXAMPLE_PACK, "--episodes", "3", "--json"]) == 0
+def test_simcheck_runs_a_pack_file(example_pack, capsys):
+    assert main(["simcheck", "--scenario", example_pack, "--episodes", "3", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert row["domain"] == "home_solar" and row["unheld_concern_rate"] == 0.0
+    assert row["domain"] == "example_solar" and row["unheld_concern_rate"] == 0.0
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--scenario", "/no/such/pack.yaml"], "no such scenario file"),
-        (["--scenario", EXAMPLE_PACK, "--domain", "courier_recruitment"], "not allowed with argument"),
+        (["--domain", "courier_recruitment", "--scenario", "pack.yaml"], "not allowed with argument"),
     ],
 )
 def test_bad_pack_arguments_exit_with_the_reason(argv, message, capsys):
@@ -146,10 +143,10 @@ def test_bad_pack_arguments_exit_with_the_reason(argv, message, capsys):
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_a_broken_pack_file_names_field_and_fix(tmp_path, capsys):
+def test_a_broken_pack_file_names_field_and_fix(example_pack, tmp_path, capsys):
     path = tmp_path / "broken.yaml"
     path.write_text(
-        Path(EXAMPLE_PACK)
+        Path(example_pack)
         .read_text(encoding="utf-8")
         .replace("patience:\n    range: [9, 15]", "patience:\n    range: [0, 0]")
     )

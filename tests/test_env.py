@@ -308,28 +308,33 @@ def test_a_third_party_pack_loads_from_a_path(tmp_path, merchant):
     assert gym.make("PizzaPartners-v0").unwrapped.pack.name == "pizza_partners"
 
 
-def test_register_scenario_makes_a_pack_file_a_domain(tmp_path):
+def test_register_scenario_makes_a_pack_file_a_domain(example_pack, tmp_path):
     from ptod_env.evaluation import env_id_for
 
-    example = Path(__file__).parents[1] / "examples" / "scenarios" / "home_solar.yaml"
-    env_id = ptod_env.register_scenario(example)
-    assert env_id == "ProactiveSales-HomeSolar-v0" and ptod_env.ENV_IDS[env_id] == "home_solar"
-    assert ptod_env.register_scenario(str(example)) == env_id  # again: a no-op
-    assert env_id_for("home_solar") == env_id and load_scenario("home_solar").source == str(example.resolve())
+    env_id = ptod_env.register_scenario(example_pack)
+    assert env_id == "ProactiveSales-ExampleSolar-v0" and ptod_env.ENV_IDS[env_id] == "example_solar"
+    assert ptod_env.register_scenario(Path(example_pack)) == env_id  # again: a no-op
+    assert env_id_for("example_solar") == env_id and load_scenario("example_solar").source == example_pack
     check_env(gym.make(env_id).unwrapped)
-    text = example.read_text(encoding="utf-8")
+    text = Path(example_pack).read_text(encoding="utf-8")
     same_name = tmp_path / "same_name.yaml"
-    same_name.write_text(text.replace("ProactiveSales-HomeSolar-v0", "Solar2-v0"), encoding="utf-8")
-    with pytest.raises(ScenarioError, match=r"'home_solar' is already the pack .*fix: rename it"):
+    same_name.write_text(text.replace("ProactiveSales-ExampleSolar-v0", "Solar2-v0"), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"'example_solar' is already the pack .*fix: rename it"):
         ptod_env.register_scenario(same_name)
     same_id = tmp_path / "same_id.yaml"
-    same_id.write_text(text.replace("name: home_solar", "name: other_solar"), encoding="utf-8")
-    with pytest.raises(ScenarioError, match="already plays 'home_solar'; fix: give the pack another env_id"):
+    same_id.write_text(text.replace("name: example_solar", "name: other_solar"), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="already plays 'example_solar'; fix: give the pack another env_id"):
         ptod_env.register_scenario(same_id)
     with pytest.raises(ValueError, match="max_turns must be a positive int"):
-        ptod_env.register_scenario(example, max_turns=0)
+        ptod_env.register_scenario(example_pack, max_turns=0)
     with pytest.raises(TypeError, match="scenario must be a pack name or a path"):
         load_scenario(3)
+
+
+def test_the_example_pack_loads_from_its_path():
+    example = Path(__file__).parents[1] / "examples" / "scenarios" / "home_solar.yaml"
+    pack = load_scenario(example)
+    assert pack.name == "home_solar" and len(pack.concerns) >= 8 and len(pack.correlations) >= 5
 
 
 def test_every_shipped_pack_is_registered_under_its_env_id():

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ptod_env import ENV_IDS
 from ptod_env.agents import AGENTS
 from ptod_env.persona import SPLITS
 from ptod_env.scenario import shipped_scenarios
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_env_arguments(parser: argparse.ArgumentParser, allow_all: bool = False) -> None:
     """The env selection flags shared by every command that runs episodes: ``--domain NAME``
     (a shipped pack) or ``--scenario PATH`` (any pack file, which then plays as its name)."""
-    domains = [*shipped_scenarios(), "all"] if allow_all else list(shipped_scenarios())
+    domains = [*shipped_domains(), "all"] if allow_all else shipped_domains()
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--domain", choices=domains, default="merchant_recruitment")
     where.add_argument(
@@ -74,6 +75,13 @@ class ScenarioAction(argparse.Action):
         namespace.domain = load_scenario(value).name
 
 
+def shipped_domains() -> list[str]:
+    """The packs in ``ptod_env/scenarios/`` that registered (a broken one is skipped, with a
+    warning at import)."""
+    registered = set(ENV_IDS.values())
+    return [name for name in shipped_scenarios() if name in registered]
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -85,7 +93,7 @@ def run_rollout(args: argparse.Namespace) -> int:
     from ptod_env.evaluation import evaluate
 
     agents = list(AGENTS) if args.agent == "all" else [args.agent]
-    domains = list(shipped_scenarios()) if args.domain == "all" else [args.domain]
+    domains = shipped_domains() if args.domain == "all" else [args.domain]
     if args.record and len(agents) * len(domains) > 1:
         raise SystemExit("ptod rollout: --record needs a single --agent and --domain")
     rows = [

@@ -768,49 +768,40 @@ class _Validator:
         return brief
 
     def brief_reads_back(self, pack: ScenarioPack) -> None:
-        """Every background and trait value must survive ``render_brief`` → ``parse_brief``, which
-        the reference agents and ``DialogueActs`` read the brief with, and stay inside the
-        observation's charset."""
-        from ptod_env.persona import Persona
-        from ptod_env.views import CHARSET, parse_brief, render_brief
+        """Every background and trait value must stay inside the observation's charset and
+        survive ``render_brief`` → ``parse_brief``, which the reference agents and
+        ``DialogueActs`` read the public facts with."""
+        from ptod_env.views import CHARSET
 
-        first = {
-            f"{kind}.{k}": dist.choices[0]
-            for kind, fields_ in (("background", pack.background), ("traits", pack.traits))
-            for k, dist in fields_.items()
-        }
         for text, where in ((pack.brief, "brief"), (pack.company, "agent.company"), (pack.product, "agent.product")):
             outside = sorted(set(text) - set(CHARSET) - {"\n"})
             if outside:
                 raise self.fail(where, f"characters {outside} outside the observation charset", "use Latin-1 text")
-        for where, dist in (
-            *((f"background.{k}", d) for k, d in pack.background.items()),
-            *((f"traits.{k}", d) for k, d in pack.traits.items()),
-        ):
-            for i, choice in enumerate(dist.choices):
-                shown = str(choice)
-                problem = ""
-                if set(shown) - set(CHARSET) or shown != " ".join(shown.split()):
-                    problem = "has characters outside the observation charset, a line break or extra spaces"
-                elif where.startswith("traits.") and ("; " in shown or ": " in shown):
-                    problem = "contains '; ' or ': ', which separate the observed traits in the brief"
-                else:
-                    values = {**first, where: choice}
-                    persona = Persona(
-                        pack.name, 0,
-                        {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("background.")},
-                        {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("traits.")},
-                        (),
-                    )  # fmt: skip
-                    key = where.split(".", 1)[1]
-                    read = parse_brief(pack, render_brief(pack, persona)).get(key, shown)
-                    if read != shown and key != "patience":
-                        problem = f"reads back from the brief as {read!r}"
-                if problem:
-                    raise self.fail(
-                        f"{where}.choices[{i}]", f"{shown!r} {problem}",
-                        "reword the value (avoid the words that follow its placeholder in the brief)",
-                    )  # fmt: skip
+        typical = {kind: {k: d.choices[0] for k, d in getattr(pack, kind).items()} for kind in ("background", "traits")}
+        for kind in typical:
+            for key, dist in getattr(pack, kind).items():
+                for i, choice in enumerate(dist.choices):
+                    problem = _unreadable(pack, typical, kind, key, choice)
+                    if problem:
+                        raise self.fail(f"{kind}.{key}.choices[{i}]", f"{str(choice)!r} {problem}", "reword the value")
+
+
+def _unreadable(pack: ScenarioPack, typical: dict[str, dict[str, Any]], kind: str, key: str, choice: Any) -> str:
+    """Why ``choice`` of ``kind.key`` would not read back from the brief ("" if it would)."""
+    from ptod_env.persona import Persona
+    from ptod_env.views import CHARSET, parse_brief, render_brief
+
+    shown = str(choice)
+    if set(shown) - set(CHARSET) or shown != " ".join(shown.split()):
+        return "has characters outside the observation charset, a line break or extra spaces"
+    if kind == "traits" and ("; " in shown or ": " in shown):
+        return "contains '; ' or ': ', which separate the observed traits in the brief"
+    facts = {kind_: {**values, key: choice} if kind_ == kind else values for kind_, values in typical.items()}
+    read = parse_brief(pack, render_brief(pack, Persona(pack.name, 0, facts["background"], facts["traits"], ())))
+    # Patience is shown as a word (short / average / long), not as the number.
+    if key != "patience" and read.get(key, shown) != shown:
+        return f"reads back from the brief as {read[key]!r}: it contains the words that follow its placeholder"
+    return ""
 
 
 def _is_number(value: Any) -> bool:

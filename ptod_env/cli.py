@@ -13,7 +13,9 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from ptod_env import ENV_IDS
 from ptod_env.agents import AGENTS
 from ptod_env.persona import SPLITS
 from ptod_env.scenario import shipped_scenarios
@@ -47,10 +49,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_env_arguments(parser: argparse.ArgumentParser, allow_all: bool = False) -> None:
-    """The env selection flags shared by every command that runs episodes."""
-    domains = [*shipped_scenarios(), "all"] if allow_all else list(shipped_scenarios())
-    parser.add_argument("--domain", choices=domains, default="merchant_recruitment")
+    """The env selection flags shared by every command that runs episodes: ``--domain NAME``
+    (a shipped pack) or ``--scenario PATH`` (any pack file, which then plays as its name)."""
+    domains = [*shipped_domains(), "all"] if allow_all else shipped_domains()
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--domain", choices=domains, default="merchant_recruitment")
+    where.add_argument(
+        "--scenario", metavar="PATH", action=ScenarioAction, help="a scenario pack file (.yaml/.json), any domain"
+    )
     parser.add_argument("--split", choices=SPLITS, default="test")
+
+
+class ScenarioAction(argparse.Action):
+    """``--scenario PATH``: load and register the pack, and play it as ``--domain <its name>``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any, option=None) -> None:
+        from ptod_env import register_scenario
+        from ptod_env.scenario import ScenarioError, load_scenario
+
+        try:
+            register_scenario(value)
+        except ScenarioError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from exc
+        setattr(namespace, self.dest, value)
+        namespace.domain = load_scenario(value).name
+
+
+def shipped_domains() -> list[str]:
+    """The packs in ``ptod_env/scenarios/`` that registered (a broken one is skipped, with a
+    warning at import)."""
+    registered = set(ENV_IDS.values())
+    return [name for name in shipped_scenarios() if name in registered]
 
 
 def positive_int(text: str) -> int:
@@ -64,7 +93,7 @@ def run_rollout(args: argparse.Namespace) -> int:
     from ptod_env.evaluation import evaluate
 
     agents = list(AGENTS) if args.agent == "all" else [args.agent]
-    domains = list(shipped_scenarios()) if args.domain == "all" else [args.domain]
+    domains = shipped_domains() if args.domain == "all" else [args.domain]
     if args.record and len(agents) * len(domains) > 1:
         raise SystemExit("ptod rollout: --record needs a single --agent and --domain")
     rows = [

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, SupportsFloat
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import RecordConstructorArgs
 
@@ -78,13 +81,16 @@ class ProactiveSalesEnv(gym.Env[str, str]):
 
     A user is drawn uniformly from the chosen split (``train`` or ``test``, disjoint users) with
     ``self.np_random``, or named by ``reset(options={"persona_index": i})`` or
-    ``options={"persona": persona}``. The user answers the phone.
+    ``options={"persona": persona}`` (one of the two; a persona of this domain and split). Other
+    options raise ``TypeError`` (wrong type) or ``ValueError`` (wrong value). The user answers
+    the phone.
 
     ## Episode End
 
     ``terminated`` when the user accepts, rejects (trust gone or too many failed closes) or hangs
     up (patience gone). The turn cap is a ``TimeLimit`` truncation (``max_episode_steps``, 14 by
-    default), after which ``info["outcome"]`` is ``"timeout"``.
+    default), after which ``info["outcome"]`` is ``"timeout"``. Stepping after either end raises
+    ``EpisodeOverError``; call ``reset()``.
 
     ## Hidden State
 
@@ -103,8 +109,8 @@ class ProactiveSalesEnv(gym.Env[str, str]):
     ``gym.make("ProactiveSales-v0", domain="merchant_recruitment", scenario=None, split="train",
     understanding="lexical", speech="template", understanding_kwargs=None, speech_kwargs=None,
     accept_reward=1.0, render_mode=None)``. ``scenario`` (a path or a ``ScenarioPack``) overrides
-    ``domain``. ``render_mode`` is ``"ansi"`` (``render()`` returns the transcript) or ``"human"``
-    (prints it).
+    ``domain``. ``accept_reward`` is a finite number >= 0. ``render_mode`` is ``"ansi"``
+    (``render()`` returns the transcript) or ``"human"`` (prints it).
 
     ## Version History
 
@@ -143,8 +149,12 @@ class ProactiveSalesEnv(gym.Env[str, str]):
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        if isinstance(accept_reward, bool) or not isinstance(accept_reward, int | float):
-            raise TypeError(f"accept_reward must be a number, got {accept_reward!r}")
+        if isinstance(accept_reward, bool | np.bool_) or not isinstance(accept_reward, Real):
+            raise TypeError(
+                f"accept_reward must be a number, got {type(accept_reward).__name__}: {accept_reward!r:.80}"
+            )
+        if not math.isfinite(accept_reward) or accept_reward < 0:
+            raise ValueError(f"accept_reward must be a finite number >= 0 (default 1.0), got {accept_reward!r}")
         self._split_range = split_range(split)
         self.pack = scenario if isinstance(scenario, ScenarioPack) else load_scenario(scenario or domain)
         self.split = split
@@ -160,36 +170,62 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         self._turns: list[tuple[str, str]] = []
         self._agent_history: list[str] = []
         self._decision: _Decision | None = None
+        self._timed_out = False
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = set(options) - RESET_OPTIONS
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; supported: {sorted(RESET_OPTIONS)}")
-        if "persona" in options:
-            persona = options["persona"]
-            if not isinstance(persona, Persona) or persona.domain != self.pack.name:
-                raise ValueError(f"options['persona'] must be a Persona of domain {self.pack.name!r}")
-        else:
-            low, high = self._split_range
-            index = options.get("persona_index", low + int(self.np_random.integers(high - low)))
-            if isinstance(index, bool) or not isinstance(index, int) or not low <= index < high:
-                raise ValueError(
-                    f"persona_index must be an int in [{low}, {high}) for split {self.split!r}, got {index!r}"
-                )
-            persona = sample_persona(self.pack, index)
+        persona = self._persona_for(options)
         self.persona = persona
         self.state = initial_state(persona, self.pack.rules)
         self._brief = render_brief(self.pack, persona)
         self._agent_history = []
         self._decision = None
+        self._timed_out = False
         opening = self.speech.render(_ANSWER_PHONE, persona, self.state, self.np_random)
         self._turns = [(USER, opening)]
         info = self._info(self.state, [], [], _ANSWER_PHONE.as_dict(), outcome=None)
         if self.render_mode == "human":
             self.render()
         return self.observation(), info
+
+    def _persona_for(self, options: Any) -> Persona:
+        """The user ``reset(options=...)`` names, or one drawn from the split with ``self.np_random``."""
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            raise TypeError(
+                f"reset options must be a dict with keys {sorted(RESET_OPTIONS)} (or None), "
+                f"got {type(options).__name__}: {options!r:.80}"
+            )
+        unknown = set(options) - RESET_OPTIONS
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown, key=repr)}; supported: {sorted(RESET_OPTIONS)}")
+        if len(options) > 1:
+            raise ValueError("pass either options['persona'] or options['persona_index'], not both")
+        low, high = self._split_range
+        if "persona" in options:
+            persona = options["persona"]
+            if not isinstance(persona, Persona):
+                raise TypeError(f"options['persona'] must be a Persona, got {type(persona).__name__}: {persona!r:.80}")
+            if persona.domain != self.pack.name:
+                raise ValueError(f"options['persona'] is a {persona.domain!r} user; this env plays {self.pack.name!r}")
+            if persona.split != self.split:
+                raise ValueError(
+                    f"options['persona'] is a {persona.split}-split user (index {persona.index}); this env plays the "
+                    f"{self.split!r} split: make the env with split={persona.split!r} or pick a user in [{low}, {high})"
+                )
+            return persona
+        index = options.get("persona_index", low + int(self.np_random.integers(high - low)))
+        if isinstance(index, bool | np.bool_) or not isinstance(index, Integral):
+            raise TypeError(f"options['persona_index'] must be an int, got {type(index).__name__}: {index!r:.80}")
+        if not low <= index < high:
+            raise ValueError(f"persona_index must be an int in [{low}, {high}) for split {self.split!r}, got {index!r}")
+        return sample_persona(self.pack, int(index))
+
+    def time_out(self) -> None:
+        """End the call at the turn cap: a further :meth:`step` raises :class:`EpisodeOverError`
+        until :meth:`reset`. :class:`TimeoutOutcome` calls this when ``TimeLimit`` truncates."""
+        self._timed_out = True
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
         self.decide(action)
@@ -206,6 +242,8 @@ class ProactiveSalesEnv(gym.Env[str, str]):
             raise EpisodeOverError("call reset() before step()")
         if self._decision is not None:
             raise TurnOrderError("decide() was already called this turn; call speak() first")
+        if self._timed_out:
+            raise EpisodeOverError("the call already ended (timeout: the turn cap was reached); call reset()")
         if self.state.stage in TERMINAL_STAGES:
             raise EpisodeOverError(f"the call already ended ({self.state.stage}); call reset() to start a new one")
         if not isinstance(action, str):
@@ -310,10 +348,13 @@ def _backend_stats(backend: object) -> dict[str, Any]:
 
 
 class TimeoutOutcome(gym.Wrapper[str, str, str, str], RecordConstructorArgs):
-    """Sets ``info["outcome"] = "timeout"`` when the ``TimeLimit`` below it truncates the call.
+    """Sets ``info["outcome"] = "timeout"`` when the ``TimeLimit`` below it truncates the call,
+    and tells the env the call is over (:meth:`ProactiveSalesEnv.time_out`), so stepping on
+    raises :class:`EpisodeOverError` as it does after a termination.
 
     Registered as an additional wrapper of every ProactiveSales id, so ``gym.make`` applies it
-    right after ``TimeLimit``; the unwrapped env cannot see the truncation itself.
+    right after ``TimeLimit`` (with any ``max_episode_steps``); the unwrapped env cannot see the
+    truncation itself.
     """
 
     def __init__(self, env: gym.Env[str, str]):
@@ -322,6 +363,8 @@ class TimeoutOutcome(gym.Wrapper[str, str, str, str], RecordConstructorArgs):
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if truncated and not terminated and info.get("outcome") is None:
-            info["outcome"] = "timeout"
+        if truncated and not terminated:
+            self.env.unwrapped.time_out()
+            if info.get("outcome") is None:
+                info["outcome"] = "timeout"
         return obs, reward, terminated, truncated, info

@@ -3,7 +3,8 @@
 A record holds the transcript, the persona with its hidden concerns, every turn's transition and
 the outcome: everything a learner (SFT, Learn-to-Ask) or an analysis needs. :class:`EpisodeWriter`
 flushes and fsyncs each episode, so a killed process loses at most the episode in flight, and
-:func:`read_episodes` reads a file back, skipping a torn last line with a warning.
+:func:`read_episodes` reads a file back, skipping a torn last line with a warning. Any ``str``
+is written, lone surrogates included (as JSON ``\\uXXXX`` escapes), and reads back unchanged.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ class EpisodeWriter:
             raise ValueError(f"mode must be 'a' (append) or 'w' (overwrite), got {mode!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: TextIO | None = self.path.open(mode, encoding="utf-8")
+        # A lone surrogate (e.g. "\ud800", from bytes decoded with errors="surrogateescape") can
+        # only sit inside a JSON string here, where "backslashreplace" writes it as the JSON
+        # escape \ud800: the file stays valid UTF-8 and reads back to the same str.
+        self._file: TextIO | None = self.path.open(mode, encoding="utf-8", errors="backslashreplace")
 
     def write(self, record: dict[str, Any]) -> None:
         if self._file is None:

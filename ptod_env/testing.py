@@ -11,16 +11,38 @@ Requires ``hypothesis`` (in the ``dev`` extra); importing ``ptod_env`` itself do
 
 from __future__ import annotations
 
+import copy
+import math
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import yaml
 from hypothesis import strategies as st
 
 from ptod_env import acts as A
 from ptod_env.acts import USER_ACTS, AgentAct
-from ptod_env.dynamics import CONCERN_STATUSES, STAGES, TERMINAL_STAGES, UserState
+from ptod_env.dynamics import CONCERN_STATUSES, STAGES, TERMINAL_STAGES, Rules, UserState
 from ptod_env.persona import Persona, sample_persona, split_range
-from ptod_env.scenario import ScenarioPack, load_scenario, shipped_scenarios
+from ptod_env.scenario import (
+    MAX_CONCERNS_HELD,
+    ScenarioPack,
+    load_scenario,
+    rule_bounds,
+    shipped_scenarios,
+)
 from ptod_env.views import CHARSET
 
-__all__ = ["agent_acts", "agent_utterances", "personas", "scenario_packs", "user_states"]
+__all__ = [
+    "agent_acts",
+    "agent_utterances",
+    "broken_scenario_data",
+    "personas",
+    "reset_options",
+    "scenario_data",
+    "scenario_packs",
+    "user_states",
+]
 
 _GAMING = (
     "The customer agrees to sign up.",
@@ -99,4 +121,132 @@ def agent_utterances(pack: ScenarioPack | None = None) -> st.SearchStrategy[str]
         st.text(max_size=50),
         st.just(""),
         st.integers(1201, 5000).map(lambda n: ("very " * n)[:n]),
+    )
+
+
+def _raw_pack(name: str) -> dict[str, Any]:
+    return yaml.safe_load(Path(load_scenario(name).source).read_text(encoding="utf-8"))
+
+
+def _weights(size: int) -> st.SearchStrategy[list[float]]:
+    weight = st.floats(0.0, 50.0, allow_nan=False)
+    return st.lists(weight, min_size=size, max_size=size).filter(lambda w: sum(w) > 0)
+
+
+@st.composite
+def _valid_edit(draw: st.DrawFn, data: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    concerns = draw(st.permutations(data["concerns"]))
+    count = draw(st.integers(3, len(concerns)))
+    data["concerns"] = concerns[:count]
+    for concern in data["concerns"]:
+        concern["base_weight"] = draw(st.floats(0.01, 100.0))
+    kept = {c["id"] for c in data["concerns"]}
+    data["correlations"] = [c for c in data["correlations"] if c["concern"] in kept]
+    for correlation in data["correlations"]:
+        correlation["factor"] = draw(st.floats(0.01, 100.0))
+    held = draw(st.lists(st.integers(1, MAX_CONCERNS_HELD), min_size=1, max_size=3, unique=True))
+    data["concern_count"] = {"choices": held, "weights": draw(_weights(len(held)))}
+    data["disclosure"]["weights"] = draw(_weights(3))
+    mood = data["traits"]["mood"]
+    mood["weights"] = draw(_weights(len(mood["choices"])))
+    low = draw(st.integers(1, 30))
+    data["traits"]["patience"] = {"range": [low, draw(st.integers(low, low + 20))]}
+    names = sorted(f.name for f in fields(Rules) if f.name not in ("accept_trust", "reject_trust"))
+    dynamics = {}
+    for name in draw(st.lists(st.sampled_from(names), max_size=4, unique=True)):
+        low_bound, high_bound = rule_bounds(name)
+        if isinstance(getattr(Rules(), name), int):
+            dynamics[name] = draw(st.integers(int(low_bound), int(min(high_bound, low_bound + 50))))
+        else:
+            dynamics[name] = draw(st.floats(low_bound, high_bound))
+    reject = draw(st.floats(0.0, 0.9))
+    dynamics["reject_trust"], dynamics["accept_trust"] = reject, draw(st.floats(reject + 0.05, 1.0))
+    data["dynamics"] = dynamics
+    return data
+
+
+def scenario_data(domain: str | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """Raw data of valid packs (what a pack file holds): a shipped pack with a random subset and
+    order of concerns, random weights, factors, patience, concern counts and dynamics overrides."""
+    names = [domain] if domain else list(shipped_scenarios())
+    return st.sampled_from([_raw_pack(name) for name in names]).flatmap(_valid_edit)
+
+
+_HOSTILE = (
+    None,
+    True,
+    "yes",
+    "",
+    "   ",
+    0,
+    -1,
+    2.5,
+    10**12,
+    math.nan,
+    math.inf,
+    -math.inf,
+    [],
+    [None],
+    {},
+    {"choices": []},
+    {"range": [1, 10**9]},
+    "{hint:q}",
+    "{nope}",
+    "{",
+    "\ud800",
+    [[[]]],
+)
+
+
+def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    paths = [prefix]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            paths += _paths(value, (*prefix, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            paths += _paths(value, (*prefix, i))
+    return paths
+
+
+@st.composite
+def _broken_edit(draw: st.DrawFn, data: dict[str, Any]) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    # Uniform over the fields (sampled_from would favour the first few, the pack's header).
+    path = draw(st.randoms(use_true_random=False)).choice(_paths(data)[1:])
+    parent = data
+    for key in path[:-1]:
+        parent = parent[key]
+    action = draw(st.sampled_from(("replace", "delete", "add")))
+    if action == "delete":
+        del parent[path[-1]]
+    elif action == "add" and isinstance(parent, dict):
+        parent[draw(st.sampled_from(("extra", "Name", "choices", "range", "weights", "equals")))] = draw(
+            st.sampled_from(_HOSTILE)
+        )
+    else:
+        parent[path[-1]] = draw(st.sampled_from(_HOSTILE) | st.text(max_size=20) | st.floats())
+    return data
+
+
+def broken_scenario_data(domain: str | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    """Raw pack data with one random field replaced by a hostile value, deleted, or given an
+    extra key: most are invalid, some happen to stay valid."""
+    return scenario_data(domain).flatmap(_broken_edit)
+
+
+def reset_options(pack: ScenarioPack) -> st.SearchStrategy[Any]:
+    """Values a caller might pass as ``reset(options=...)``, valid or not, for an env of ``pack``."""
+    indexes = st.one_of(st.integers(-5, 2 * 10**9), st.booleans(), st.floats(), st.text(max_size=4), st.none())
+    other = load_scenario(next((n for n in shipped_scenarios() if n != pack.name), pack.name))
+    people = st.builds(sample_persona, st.sampled_from((pack, other)), st.integers(0, 10**6))
+    values = st.one_of(indexes, people, st.just(pack))
+    keys = st.sampled_from(("persona_index", "persona", "persona_idx", 3))
+    return st.one_of(
+        st.none(),
+        st.dictionaries(keys, values, max_size=2),
+        st.lists(st.tuples(keys, values), max_size=2),
+        st.text(max_size=5),
+        st.integers(),
     )

@@ -7,10 +7,11 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
-from ptod_env.cli import main
+from ptod_env.cli import build_parser, main
 from ptod_env.records import EpisodeWriter, read_episodes
 
 
@@ -103,3 +104,52 @@ def test_a_killed_rollout_keeps_every_finished_episode(tmp_path):
         warnings.simplefilter("ignore", RuntimeWarning)  # the kill may tear the last line
         records = read_episodes(path)
     assert len(records) >= 3 and all(r["outcome"] for r in records)
+
+
+def test_rollout_plays_a_pack_file(example_pack, capsys):
+    assert main(["rollout", "--agent", "all", "--scenario", example_pack, "--episodes", "30", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["domain"] for r in rows] == ["example_solar"] * 4
+    rates = {r["agent"]: r["success_rate"] for r in rows}
+    assert rates["oracle"] > rates["passive"] and rates["proactive"] > rates["passive"]
+
+
+def test_play_and_every_episode_command_take_a_pack_file(example_pack, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Hi, this is Sam from BrightRoof Solar.\n"))
+    assert main(["play", "--scenario", example_pack, "--seed", "1"]) == 0
+    assert "BrightRoof" in capsys.readouterr().out
+    parser = build_parser()
+    for command in (["eval", "--policy", "some/dir"], ["simcheck"], ["rollout", "--agent", "oracle"]):
+        args = parser.parse_args([*command, "--scenario", example_pack])
+        assert args.domain == "example_solar" and args.scenario == example_pack
+
+
+def test_simcheck_runs_a_pack_file(example_pack, capsys):
+    assert main(["simcheck", "--scenario", example_pack, "--episodes", "3", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["domain"] == "example_solar" and row["unheld_concern_rate"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--scenario", "/no/such/pack.yaml"], "no such scenario file"),
+        (["--domain", "courier_recruitment", "--scenario", "pack.yaml"], "not allowed with argument"),
+    ],
+)
+def test_bad_pack_arguments_exit_with_the_reason(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rollout", "--agent", "oracle", *argv])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_broken_pack_file_names_field_and_fix(example_pack, tmp_path, capsys):
+    path = tmp_path / "broken.yaml"
+    path.write_text(
+        Path(example_pack)
+        .read_text(encoding="utf-8")
+        .replace("patience:\n    range: [9, 15]", "patience:\n    range: [0, 0]")
+    )
+    with pytest.raises(SystemExit):
+        main(["rollout", "--agent", "oracle", "--scenario", str(path)])
+    assert "field 'traits.patience'" in capsys.readouterr().err

@@ -17,7 +17,8 @@ import ptod_env
 from ptod_env import ENV_IDS, EpisodeOverError, ScenarioError
 from ptod_env.agents import make_agent
 from ptod_env.env import TurnOrderError
-from ptod_env.persona import TEST_USERS
+from ptod_env.persona import TEST_USERS, sample_persona
+from ptod_env.scenario import load_scenario
 from ptod_env.testing import agent_utterances
 
 ALL_IDS = sorted(ENV_IDS)
@@ -165,6 +166,10 @@ def test_step_before_reset_and_after_the_end_raise():
         ({"understanding": 3}, TypeError, "understanding must be"),
         ({"render_mode": "rgb_array"}, ValueError, "render_mode"),
         ({"accept_reward": "one"}, TypeError, "accept_reward"),
+        ({"accept_reward": True}, TypeError, "accept_reward"),
+        ({"accept_reward": float("nan")}, ValueError, "accept_reward must be a finite number >= 0"),
+        ({"accept_reward": float("inf")}, ValueError, "accept_reward must be a finite number >= 0"),
+        ({"accept_reward": -1.0}, ValueError, "accept_reward must be a finite number >= 0"),
         ({"max_turns": 3}, TypeError, "max_turns"),
         ({"understanding_kwargs": {"x": 1}}, TypeError, "x"),
     ],
@@ -176,17 +181,40 @@ def test_bad_kwargs_fail_clearly(kwargs, error, match):
 
 
 @pytest.mark.parametrize(
-    ("options", "match"),
+    ("options", "error", "match"),
     [
-        ({"persona_idx": 3}, "unknown reset options"),
-        ({"persona_index": 5}, r"persona_index must be an int in \[2000"),
-        ({"persona_index": "5"}, "persona_index must be an int"),
-        ({"persona": "Maria"}, "must be a Persona"),
+        ({"persona_idx": 3}, ValueError, "unknown reset options"),
+        ({"persona_index": 5}, ValueError, r"persona_index must be an int in \[2000"),
+        ({"persona_index": "5"}, TypeError, r"persona_index'\] must be an int"),
+        ({"persona_index": True}, TypeError, r"persona_index'\] must be an int"),
+        ({"persona_index": 2000.0}, TypeError, r"persona_index'\] must be an int"),
+        ({"persona": "Maria"}, TypeError, "must be a Persona"),
+        ([], TypeError, r"reset options must be a dict with keys \['persona', 'persona_index'\]"),
+        ([("persona_index", 3)], TypeError, "reset options must be a dict"),
+        ("ab", TypeError, "reset options must be a dict"),
+        (5, TypeError, "reset options must be a dict"),
     ],
 )
-def test_bad_reset_options_fail_clearly(env, options, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_reset_options_fail_clearly(env, options, error, match):
+    with pytest.raises(error, match=match):
         env.reset(seed=0, options=options)
+
+
+def test_reset_persona_options_must_agree_with_the_env(merchant):
+    test_env = gym.make("ProactiveSales-v0", split="test")
+    with pytest.raises(ValueError, match=r"either options\['persona'\] or options\['persona_index'\]"):
+        test_env.reset(options={"persona": sample_persona(merchant, 3), "persona_index": 4})
+    with pytest.raises(ValueError, match=r"train-split user.*split='train'"):
+        test_env.reset(options={"persona": sample_persona(merchant, TEST_USERS + 5)})
+    with pytest.raises(ValueError, match="'courier_recruitment' user"):
+        test_env.reset(options={"persona": sample_persona(load_scenario("courier_recruitment"), 3)})
+    assert test_env.reset(options={"persona": sample_persona(merchant, 3)})[1]["persona"]["index"] == 3
+    assert test_env.reset(options={"persona_index": np.int64(4)})[1]["persona"]["index"] == 4
+
+
+def test_numpy_scalars_are_numbers():
+    env = gym.make("ProactiveSales-v0", accept_reward=np.float32(2))
+    assert env.unwrapped.accept_reward == 2.0 and type(env.unwrapped.accept_reward) is float
 
 
 def test_splits_hold_disjoint_users():
@@ -205,6 +233,33 @@ def test_turn_cap_is_a_time_limit_truncation_with_timeout_outcome():
     assert not terminated and not truncated and info["outcome"] is None
     _, _, terminated, truncated, info = env.step("What matters most to you when you think about delivery?")
     assert truncated and not terminated and info["outcome"] == "timeout"
+
+
+@pytest.mark.parametrize("max_steps", [1, 3])
+def test_stepping_after_a_truncation_raises_like_after_a_termination(max_steps):
+    env = gym.make("ProactiveSales-v0", split="test", max_episode_steps=max_steps)
+    probes = env.unwrapped.pack.agent_lines["probe_open"]
+    env.reset(seed=0)
+    for turn in range(max_steps):
+        _, reward, terminated, truncated, info = env.step(probes[turn])
+    assert truncated and not terminated and reward == 0.0 and info["outcome"] == "timeout"
+    with pytest.raises(EpisodeOverError, match="timeout"):
+        env.step("Shall we get you started today?")
+    with pytest.raises(EpisodeOverError, match="timeout"):
+        env.unwrapped.step("Shall we get you started today?")
+    env.reset(seed=1)  # a new call steps again
+    assert env.step("Hello!")[4]["turn"] == 1
+
+
+def test_vector_envs_autoreset_after_a_truncation():
+    envs = gym.make_vec("ProactiveSales-v0", num_envs=2, vectorization_mode="sync", max_episode_steps=2)
+    envs.reset(seed=0)
+    truncated_seen = False
+    for _ in range(6):
+        *_, truncated, _ = envs.step(["Hello there.", "What matters most to you?"])
+        truncated_seen |= bool(truncated.any())
+    assert truncated_seen
+    envs.close()
 
 
 def test_accepting_pays_the_reward_and_terminates():
@@ -252,8 +307,43 @@ def test_a_third_party_pack_loads_from_a_path(tmp_path, merchant):
     env = gym.make("ProactiveSales-v0", scenario=str(path))
     obs, _ = env.reset(seed=0)
     assert env.unwrapped.pack.name == "pizza_partners" and "### Call brief" in obs
-    ptod_env.register_scenario("PizzaPartners-v0", str(path))
+    assert ptod_env.register_scenario(str(path), "PizzaPartners-v0") == "PizzaPartners-v0"
     assert gym.make("PizzaPartners-v0").unwrapped.pack.name == "pizza_partners"
+
+
+def test_register_scenario_makes_a_pack_file_a_domain(example_pack, tmp_path):
+    from ptod_env.evaluation import env_id_for
+
+    env_id = ptod_env.register_scenario(example_pack)
+    assert env_id == "ProactiveSales-ExampleSolar-v0" and ptod_env.ENV_IDS[env_id] == "example_solar"
+    assert ptod_env.register_scenario(Path(example_pack)) == env_id  # again: a no-op
+    assert env_id_for("example_solar") == env_id and load_scenario("example_solar").source == example_pack
+    check_env(gym.make(env_id).unwrapped)
+    text = Path(example_pack).read_text(encoding="utf-8")
+    same_name = tmp_path / "same_name.yaml"
+    same_name.write_text(text.replace("ProactiveSales-ExampleSolar-v0", "Solar2-v0"), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"'example_solar' is already the pack .*fix: rename it"):
+        ptod_env.register_scenario(same_name)
+    same_id = tmp_path / "same_id.yaml"
+    same_id.write_text(text.replace("name: example_solar", "name: other_solar"), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="already plays 'example_solar'; fix: give the pack another env_id"):
+        ptod_env.register_scenario(same_id)
+    with pytest.raises(ValueError, match="max_turns must be a positive int"):
+        ptod_env.register_scenario(example_pack, max_turns=0)
+    with pytest.raises(TypeError, match="scenario must be a pack name or a path"):
+        load_scenario(3)
+
+
+def test_the_example_pack_loads_from_its_path():
+    example = Path(__file__).parents[1] / "examples" / "scenarios" / "home_solar.yaml"
+    pack = load_scenario(example)
+    assert pack.name == "home_solar" and len(pack.concerns) >= 8 and len(pack.correlations) >= 5
+
+
+def test_every_shipped_pack_is_registered_under_its_env_id():
+    for name in ptod_env.shipped_scenarios():
+        assert ptod_env.ENV_IDS[load_scenario(name).env_id] == name
+    assert ptod_env.ENV_IDS[ptod_env.DEFAULT_ENV_ID] == "merchant_recruitment"
 
 
 def test_make_by_module_path_without_import():

@@ -99,8 +99,8 @@ BAD_EDITS = [
         r"listen.terse\[0\].*'kitchen'",
     ),
     (lambda d: d.update(prompts={"speech_user": "Say {line} to {victim}"}), r"prompts.speech_user.*victim"),
-    (lambda d: d.update(prompts={"pep_talk": "Go!"}), "prompts.pep_talk.*unknown prompt"),
-    (lambda d: d["templates"].update(dance={"terse": ["a", "b"]}), "templates.dance.*unknown user act"),
+    (lambda d: d.update(prompts={"pep_talk": "Go!"}), "prompts.pep_talk.*unknown field"),
+    (lambda d: d["templates"].update(dance={"terse": ["a", "b"]}), "templates.dance.*unknown field"),
     (
         lambda d: d["correlations"].append(
             {"when": {"field": "traits.mood", "equals": "x"}, "concern": "ghost", "factor": 2}
@@ -118,6 +118,82 @@ BAD_EDITS = [
     (lambda d: d.update(dynamics={"luck": 1}), "dynamics.luck.*unknown rule"),
     (lambda d: d["lexicon"].pop("close"), "lexicon.close"),
     (lambda d: d["background"].update(years_open={"range": [9, 1]}), "background.years_open.range"),
+    # Numbers: finite and in range, found at load (not at reset or the first step).
+    (lambda d: d["background"].update(years_open={"range": [1, 1000000000]}), r"years_open.range.*spans more than"),
+    (lambda d: d["traits"].update(patience={"range": [0, 0]}), "traits.patience.*1..100"),
+    (lambda d: d["traits"].update(patience={"choices": [-3, 10]}), "traits.patience.*1..100"),
+    (lambda d: d.update(dynamics={"initial_trust": float("nan")}), r"dynamics.initial_trust.*\[0.0, 1.0\]"),
+    (lambda d: d.update(dynamics={"accept_trust": 5}), r"dynamics.accept_trust.*\[0.0, 1.0\]"),
+    (lambda d: d.update(dynamics={"topic_dump_threshold": 0}), r"dynamics.topic_dump_threshold.*\[2, 100\]"),
+    (lambda d: d.update(dynamics={"max_failed_closes": 1.5}), "dynamics.max_failed_closes.*an integer"),
+    (lambda d: d.update(dynamics={"greet_trust": float("inf")}), "dynamics.greet_trust"),
+    (lambda d: d.update(dynamics={"reject_trust": 0.6}), "reject_trust 0.6 >= accept_trust"),
+    (lambda d: d["traits"]["mood"].update(weights=[1, float("inf"), 1]), "traits.mood.weights.*finite"),
+    (lambda d: d["traits"]["mood"].update(weights=[0, 0, 0]), "traits.mood.weights.*positive sum"),
+    (lambda d: [c.update(base_weight=0) for c in d["concerns"]], r"'concerns': 0 concerns have base_weight > 0"),
+    (lambda d: d["concerns"][0].update(base_weight=float("nan")), r"concerns\[0\].base_weight.*finite"),
+    (lambda d: d["correlations"][0].update(factor=float("inf")), r"correlations\[0\].factor"),
+    (lambda d: d["correlations"][0].update(factor=0), r"correlations\[0\].factor.*no concern"),
+    (lambda d: d["concern_count"].update(choices=[1, 2, 4]), r"concern_count.choices.*1 to 3"),
+    # Templates: placeholders and format specs.
+    (lambda d: d["templates"]["hint"].update(terse=["{hint:q}", "{hint}"]), r"hint.terse\[0\].*format spec"),
+    (lambda d: d["templates"]["hint"].update(terse=["{hint!z}", "{hint}"]), r"hint.terse\[0\].*conversion"),
+    (lambda d: d["templates"]["accept"].update(terse=["{0}", "ok"]), r"accept.terse\[0\].*unknown placeholder \{0\}"),
+    (lambda d: d["templates"]["accept"].update(terse=["{name.upper}", "ok"]), r"unknown placeholder \{name.upper\}"),
+    (lambda d: d["agent_lines"]["greet"].append("Hi {nmae}!"), r"agent_lines.greet\[3\].*\{nmae\}"),
+    (lambda d: d["agent_lines"]["greet"].append("Hi {name:>{width}}!"), r"agent_lines.greet\[3\]"),
+    (lambda d: d["concerns"][0]["answers"].append("Our commission is {rate}."), r"answers\[2\].*\{rate\}"),
+    (lambda d: d.update(brief="Call {name:q}, owner of {business_name}."), "field 'brief'.*format spec"),
+    (lambda d: d.update(brief="Call {name}{city} now."), "field 'brief'.*no words between them"),
+    # Shapes and values YAML makes easy to get wrong.
+    (lambda d: d["background"]["name"].update(choices=["Maria Lopez", "  "]), r"background.name.choices\[1\]"),
+    (lambda d: d["background"]["name"].update(choices=["Maria Lopez", None]), r"name.choices\[1\].*null"),
+    (lambda d: d["traits"].update(pets={"choices": [True, False]}), r"traits.pets.choices\[0\].*quote the value"),
+    (lambda d: d["traits"].update(pets={"choices": [[1, 2]]}), r"traits.pets.choices\[0\].*list"),
+    (lambda d: d["background"]["city"].update(choices=["Riverside", "Oak\nport"]), r"city.choices\[1\].*line break"),
+    (lambda d: d["background"]["city"].update(choices=["Riverside", "Zürich 東京"]), r"city.choices\[1\].*charset"),
+    (lambda d: d["traits"]["mood"].update(choices=["wary", "odd: yes", "friendly"]), r"mood.choices\[1\].*'; '"),
+    (
+        lambda d: d["background"]["business_name"].update(choices=["Casa Verde, a pizza place"]),
+        r"business_name.choices\[0\].*reads back from the brief",
+    ),
+    (lambda d: d["correlations"][0]["when"].update(at_least=None), r"correlations\[0\].when.at_least"),
+    (
+        lambda d: d["correlations"].append(
+            {"when": {"field": "background.cuisine", "at_least": 3}, "concern": "commission", "factor": 2}
+        ),
+        r"at_most/at_least on background.cuisine, which has text choices",
+    ),
+    (
+        lambda d: d["correlations"].append(
+            {"when": {"field": "traits.mood", "equals": None}, "concern": "commission", "factor": 2}
+        ),
+        r"when.equals.*never matches",
+    ),
+    (
+        lambda d: d["correlations"].append(
+            {"when": {"field": "traits.mood", "equals": True}, "concern": "commission", "factor": 2}
+        ),
+        r"when.equals.*quote them",
+    ),
+    (
+        lambda d: d["correlations"].append(
+            {"when": {"field": "traits.mood", "equal": "wary"}, "concern": "commission", "factor": 2}
+        ),
+        r"when.equal.*unknown field",
+    ),
+    (lambda d: d.update(correlation=d.pop("correlations")), "field 'correlation': unknown field"),
+    (lambda d: d["concerns"][0].update(keyword=["x"]), r"concerns\[0\].keyword': unknown field"),
+    (lambda d: d.update(name="  "), "field 'name'.*non-empty string"),
+    (lambda d: d.update(name="Pizza Partners"), "field 'name'.*not an identifier"),
+    (lambda d: d.update(env_id="pizza partners"), "field 'env_id'.*Gymnasium id"),
+    (lambda d: d.update(env_id="PizzaPartners"), "field 'env_id'.*Name-v0"),
+    (
+        lambda d: d["concerns"][0].update(keywords=["landlord", "rent"], hints=["My sublandlord is strict.", "rent"]),
+        r"concerns\[0\].hints\[0\].*'sublandlord', which contains 'landlord'.*whole words",
+    ),
+    (lambda d: d["concerns"][0].update(severity={"choices": [True, 2]}), r"concerns\[0\].severity"),
+    (lambda d: d["concerns"][0].update(label="the money thing"), r"concerns\[0\].label.*mentions none"),
 ]
 
 
@@ -149,3 +225,50 @@ def test_unparsable_or_wrong_shape_files_fail_clearly(tmp_path, content):
 def test_unknown_names_list_the_shipped_packs():
     with pytest.raises(ScenarioError, match="merchant_recruitment"):
         load_scenario("unknown_domain")
+
+
+def _billion_laughs() -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 10):
+        refs = ", ".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    return "\n".join(lines) + "\nconcerns: *a9\n"
+
+
+def _merge_bomb() -> str:
+    lines = ["m0: &m0 {x: 1, y: 2}"]
+    for level in range(1, 40):
+        lines.append(f"m{level}: &m{level} {{<<: [*m{level - 1}, *m{level - 1}], k{level}: 1}}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (_billion_laughs(), "more than 50000 values once its aliases"),
+        (_merge_bomb(), "more than 50000 values once its aliases"),
+        ("a: &a [1, *a]\n", "refers to a value that contains it"),
+        ("[" * 20_000 + "]" * 20_000, "nested too deeply|not valid YAML|expected a mapping"),
+        ("name: x\nbinary: !!python/object:os.system ls\n", "not valid YAML"),
+    ],
+)
+def test_hostile_yaml_fails_fast_and_clearly(tmp_path, content, match):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ScenarioError, match=match):
+        load_scenario(path)
+
+
+def test_oversized_deep_and_non_utf8_files_fail_clearly(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("# padding\n" * 200_000, encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"more than 1048576.*1 MiB"):
+        load_scenario(big)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ScenarioError, match="nested too deeply"):
+        load_scenario(deep)
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ScenarioError, match=r"not UTF-8 text \(byte 0xe9 at offset 9\); fix: save the file as UTF-8"):
+        load_scenario(latin)

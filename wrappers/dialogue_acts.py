@@ -124,6 +124,8 @@ class DialogueActs(gym.Wrapper[np.ndarray, np.int64, str, str], RecordConstructo
         return self._features(info), info
 
     def step(self, action: int | np.integer) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        if isinstance(action, bool | np.bool_):
+            raise TypeError(f"action must be an int index into action_names, not a bool ({action!r})")
         if not self.action_space.contains(action):
             raise ValueError(f"action must be an int in [0, {self.action_space.n}), got {action!r}")
         utterance = self.sentence(int(action))

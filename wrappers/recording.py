@@ -20,7 +20,9 @@ class RecordEpisodes(gym.Wrapper[str, str, str, str], RecordConstructorArgs):
 
     Records are built and written by :mod:`ptod_env.records` (the format ``ptod rollout --record``
     writes too) and flushed and fsynced per episode, so a killed process loses at most the
-    episode in flight. An episode cut short by ``reset()`` before it ended is not written.
+    episode in flight. An episode cut short by ``reset()`` before it ended is not written. Any
+    ``str`` action is recorded, lone surrogates included (written as JSON ``\\ud800`` escapes,
+    read back unchanged), so no utterance can lose an episode.
     Read a file back with :func:`read_episodes`, which skips a torn last line with a warning.
 
     Wrap the text env, below any wrapper that changes the action, so the record holds the words

@@ -107,3 +107,6 @@ def test_bad_arguments():
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"action must be an int in \[0, 24\), got 99"):
         env.step(99)
+    for flag in (True, np.bool_(False)):
+        with pytest.raises(TypeError, match="not a bool"):
+            env.step(flag)

@@ -75,3 +75,21 @@ def test_bad_arguments(tmp_path):
         RecordEpisodes(gym.make("ProactiveSales-v0"), tmp_path / "e.jsonl", agent=5)
     with pytest.raises(ValueError, match="below DialogueActs"):
         RecordEpisodes(DialogueActs(gym.make("ProactiveSales-v0")), tmp_path / "e.jsonl")
+
+
+@pytest.mark.parametrize("odd", ["\ud800", "lone \udfff surrogate", "\ud83d\ude00 split pair", "ｆｕｌｌ 🙂 \x00"])
+def test_no_utterance_loses_the_episode(tmp_path, odd):
+    path = tmp_path / "odd.jsonl"
+    env = RecordEpisodes(gym.make("ProactiveSales-v0", max_episode_steps=2), path, mode="w")
+    env.reset(seed=0)
+    env.step(odd)
+    *_, terminated, truncated, info = env.step("Hello, " + odd)
+    env.close()
+    assert (terminated or truncated) and info["outcome"] is not None
+    path.read_bytes().decode("utf-8")  # the file stays valid UTF-8
+    (record,) = read_episodes(path)
+    said = [t["action"] for t in record["turns"]]
+    # Lone surrogates come back as they were said; a pair split in two code units comes back as
+    # the character it encodes.
+    assert said == [json.loads(json.dumps(text)) for text in (odd, "Hello, " + odd)]
+    assert said[0] == odd or odd.startswith("\ud83d\ude00")

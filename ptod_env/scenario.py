@@ -114,6 +114,8 @@ RULE_BOUNDS: dict[str, tuple[float, float]] = {
     "max_failed_closes": (1, 100),
     "max_utterance_chars": (1, 100_000),
     "topic_dump_threshold": (2, 100),
+    "hidden_probe_tell": (0.0, 1.0),
+    "guarded_probe_deflect": (0.0, 1.0),
 }
 _TOP = "<top level>"
 _C_LOADER_MAX_BRACKETS = 5000

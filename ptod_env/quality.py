@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from ptod_env import acts as A
 from ptod_env.acts import (
@@ -231,8 +231,8 @@ class QualityJudge:
         if any(gives(s) for s in novel):
             names = self._names.get(topic, frozenset())
             # Substance is the agent's own: words the user already said do not count as given.
-            mine = content(tuple(w for s in novel for w in s)) - said.user_content
-            specific = mine & self._specific.get(topic, set())
+            mine = content(tuple(w for s in novel for w in s)) & self._specific.get(topic, set())
+            specific = {w for w in mine if not said.user_said(w)}
             if (specific or any(denies_cost(s, names) for s in novel)) and not said.reused_for_other_topic(own, names):
                 return SUBSTANTIVE
             return GENERIC
@@ -275,27 +275,24 @@ class _Said:
         self.text = text
         self.turns = turns
         self.sentences, self.questions, self.statements = _sentences(text)
+        self.user_lines = [t for speaker, t in turns if speaker == "User"]
+        self._user_words: frozenset[str] | None = None
 
-    @cached_property
-    def _user_lines(self) -> list[str]:
-        return [t for speaker, t in self.turns if speaker == "User"]
-
-    @cached_property
-    def _user_trigrams(self) -> frozenset[tuple[str, ...]]:
-        return frozenset().union(*map(_trigrams, self._user_lines))
-
-    @cached_property
-    def user_content(self) -> frozenset[str]:
-        """Every content word the user has said in this call."""
-        return frozenset().union(*(content(words_of(t)) for t in self._user_lines))
+    def user_said(self, word: str) -> bool:
+        """Whether the user has used this (stemmed content) word in the call."""
+        if self._user_words is None:
+            self._user_words = frozenset().union(*(content(words_of(line)) for line in self.user_lines))
+        return word in self._user_words
 
     def novel(self, sentence: tuple[str, ...]) -> tuple[str, ...]:
         """The sentence without the stretches (three words or more) copied from the user."""
-        if not self._user_trigrams or self._user_trigrams.isdisjoint(_trigrams(" ".join(sentence))):
+        mine = _trigrams(" ".join(sentence))
+        theirs = [tri for tri in map(_trigrams, self.user_lines) if not tri.isdisjoint(mine)]
+        if not theirs:
             return sentence
         covered = [False] * len(sentence)
         for i in range(len(sentence) - 2):
-            if sentence[i : i + 3] in self._user_trigrams:
+            if any(sentence[i : i + 3] in tri for tri in theirs):
                 covered[i : i + 3] = [True] * 3
         return tuple(w for w, c in zip(sentence, covered, strict=True) if not c)
 
@@ -307,9 +304,10 @@ class _Said:
     def reused_for_other_topic(self, own: Sequence[tuple[str, ...]], names: frozenset[str]) -> bool:
         """The same giving words, the concern's own name aside, were already said this call."""
         mine = content(tuple(w for s in own for w in s)) - names
-        return len(mine) >= 2 and any(
-            len(mine & content(words_of(line))) >= 0.8 * len(mine) for speaker, line in self.turns if speaker == "Agent"
-        )
+        if len(mine) < 2:
+            return False
+        need = 0.8 * len(mine)
+        return any(len(mine & content(words_of(line))) >= need for speaker, line in self.turns if speaker == "Agent")
 
 
 @lru_cache(maxsize=8192)

@@ -5,11 +5,14 @@ from pathlib import Path
 
 import gymnasium as gym
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ptod_env import acts as A
 from ptod_env.acts import AgentAct
 from ptod_env.quality import judge
 from ptod_env.scenario import load_scenario, shipped_scenarios
+from ptod_env.testing import agent_acts, agent_utterances
 from ptod_env.understanding import LexicalUnderstanding
 
 MERCHANT = load_scenario("merchant_recruitment")
@@ -112,3 +115,16 @@ def test_natural_answers_are_judged_as_a_person_would():
         answers = [q == A.SUBSTANTIVE for r, q in judged if r["substantive"]]
         assert sum(answers) / len(answers) >= min_recall, split
         assert not any(q == A.SUBSTANTIVE for r, q in judged if not r["substantive"]), split
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    acts=agent_acts(MERCHANT),
+    text=agent_utterances(MERCHANT),
+    turns=st.lists(st.tuples(st.sampled_from(["Agent", "User"]), agent_utterances(MERCHANT)), max_size=6),
+)
+def test_judge_never_fails_and_only_sets_the_quality(acts, text, turns):
+    judged = judge(acts, text, turns, MERCHANT)
+    assert [(a.act, a.topic) for a in judged] == [(a.act, a.topic) for a in acts]
+    assert all(a.quality is None or a.quality in A.QUALITIES for a in judged)
+    assert judge(acts, text, turns, MERCHANT) == judged

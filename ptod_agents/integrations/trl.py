@@ -25,6 +25,8 @@ token-level advantages are experimental there; ``pip install -e ".[trl]"`` pins 
 * :class:`STPRTrainer` — per-token advantages from :func:`ptod_agents.scoring.turn_advantages`.
 * :class:`AOPDTrainer` — adds D(p_S ‖ sg p_T) on the agent tokens, the teacher scoring the same
   completion behind ``teacher_prompt_ids``; :class:`SIAVPOTrainer` is both.
+* :func:`logged_contexts` — rows for ``trl.experimental.sdft.SDFTTrainer`` (AOPD on logged
+  contexts, single-turn): each logged agent turn's chat messages and the concern block.
 * :func:`evaluate_calls` — the project's figures (:func:`ptod_env.evaluation.episode_metrics`,
   pass@k) for a model that speaks this chat format, on the same users ``ptod eval`` plays.
 """
@@ -52,7 +54,7 @@ from ptod_env.evaluation import episode_metrics
 from ptod_env.persona import split_range
 from ptod_env.records import EpisodeBuilder
 from ptod_env.shaping import PotentialWeights, transition_reward
-from ptod_env.views import teacher_view
+from ptod_env.views import render_concern_block, teacher_view
 from wrappers import ChatMessages
 from wrappers.views import DEFAULT_SYSTEM_PROMPT
 
@@ -71,6 +73,7 @@ __all__ = [
     "call_dataset",
     "chat_ids",
     "evaluate_calls",
+    "logged_contexts",
     "play_calls",
     "shaped_reward",
 ]
@@ -555,3 +558,28 @@ def evaluate_calls(
         **episode_metrics(c.episode.record for c in played),
         **pass_at(successes, samples),
     }
+
+
+def logged_contexts(records: Sequence[dict[str, Any]], system_prompt: str = DEFAULT_SYSTEM_PROMPT):
+    """A ``datasets.Dataset`` for ``trl.experimental.sdft.SDFTTrainer``: one row per logged agent
+    turn of ``records`` (:mod:`ptod_env.records`, e.g. ``ptod rollout --record``), with ``prompt``
+    (the chat messages the logged agent answered, ending with the user's line) and
+    ``privileged_context`` (the user's concern block, which SDFT's teacher prompt appends).
+
+    SDFT then samples one utterance per context from the student and distils the teacher's view of
+    it: AOPD's loss on logged, not on-policy, dialogue states, and the customer never answers."""
+    from datasets import Dataset
+
+    formats: dict[str, ChatMessages] = {}
+    rows = []
+    for record in records:
+        if record["domain"] not in formats:
+            formats[record["domain"]] = ChatMessages(make_envs(1, record["domain"], "train")[0], system_prompt)
+        chat = formats[record["domain"]]
+        block = render_concern_block(record["concerns"])
+        rows += [
+            {"prompt": list(chat.messages(t["observation"])), "privileged_context": block} for t in record["turns"]
+        ]
+    for chat in formats.values():
+        chat.close()
+    return Dataset.from_list(rows)

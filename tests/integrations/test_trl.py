@@ -11,6 +11,7 @@ pytest.importorskip("trl")
 
 import gymnasium as gym
 import torch
+from transformers import AutoModelForCausalLM
 from trl import GRPOConfig, GRPOTrainer
 
 from ptod_agents.config import AOPDConfig, STPRConfig
@@ -23,6 +24,7 @@ from ptod_agents.integrations.trl import (
     call_dataset,
     chat_ids,
     evaluate_calls,
+    logged_contexts,
     shaped_reward,
 )
 from ptod_agents.losses import distillation_loss
@@ -242,3 +244,36 @@ def test_evaluate_calls_reports_the_projects_figures(tokenizer):
     figures = evaluate_calls(model, tokenizer, domain=DOMAIN, episodes=3, samples=2, max_new_tokens=8)
     assert figures["episodes"] == 6
     assert 0.0 <= figures["success_rate"] <= figures["pass@2"] <= 1.0
+
+
+def test_logged_contexts_feed_trls_self_distillation_trainer(tokenizer, tmp_path):
+    from trl.experimental.sdft import SDFTConfig, SDFTTrainer
+
+    from ptod_env.agents import make_agent
+    from ptod_env.evaluation import run_episode
+
+    env = gym.make(env_id_for(DOMAIN), split="train")
+    records = [run_episode(env, make_agent("proactive", env.unwrapped.pack), seed=s, domain=DOMAIN) for s in (0, 1)]
+    rows = logged_contexts(records)
+    assert len(rows) == sum(len(r["turns"]) for r in records)
+    first = records[0]["turns"][0]
+    assert rows[0]["prompt"][-1] == {"role": "user", "content": first["observation"].rsplit("User: ", 1)[1]}
+    assert rows[0]["privileged_context"].startswith("### Hidden concerns (privileged)")
+    assert all(c["description"] in rows[0]["privileged_context"] for c in records[0]["concerns"])
+    args = SDFTConfig(
+        output_dir=str(tmp_path),
+        max_steps=1,
+        per_device_train_batch_size=2,
+        num_generations=2,
+        max_completion_length=8,
+        report_to="none",
+        save_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
+    )
+    # SDFT builds its frozen teacher from the model's path, so the model must come from a directory.
+    build_model(SMALL, tokenizer, seed=0).save_pretrained(tmp_path / "model")
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
+    before = [p.detach().clone() for p in model.parameters()]
+    SDFTTrainer(model=model, args=args, train_dataset=rows, processing_class=tokenizer).train()
+    assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True))

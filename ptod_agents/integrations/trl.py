@@ -48,7 +48,7 @@ from ptod_agents.evaluate import pass_at
 from ptod_agents.losses import distillation_loss
 from ptod_agents.onpolicy import Teacher
 from ptod_agents.policy import Policy
-from ptod_agents.rollout import Episode, Turn, make_envs
+from ptod_agents.rollout import Episode, make_envs, take_turn
 from ptod_agents.scoring import turn_advantages
 from ptod_env.evaluation import episode_metrics
 from ptod_env.persona import split_range
@@ -158,6 +158,8 @@ def play_calls(
         raise ValueError(f"view must be 'student' or 'teacher', got {view!r}")
     if len(users) > len(envs):
         raise ValueError(f"{len(users)} users but only {len(envs)} envs")
+    if len(groups) != len(users):
+        raise ValueError(f"{len(users)} users but {len(groups)} group indices")
     chat = ChatMessages(envs[0], system_prompt=system_prompt)
     calls, observations, builders = [], [], []
     for env, user, group in zip(envs, users, groups, strict=False):
@@ -177,21 +179,16 @@ def play_calls(
         contexts = [calls[i].prompt_ids + calls[i].completion_ids for i in active]
         samples = policy.sample(contexts, max_new_tokens, temperature)
         still = []
-        for i, sample in zip(active, samples, strict=True):
+        for i, context, sample in zip(active, contexts, samples, strict=True):
             call = calls[i]
-            utterance = policy.decode(sample.tokens)
-            observation, reward, terminated, truncated, info = envs[i].step(utterance)
             start = len(call.completion_ids)
             call.completion_ids += sample.tokens
             call.logprobs += sample.logprobs
             call.env_mask += [1] * len(sample.tokens)
             call.agent_turn_spans.append((start, len(call.completion_ids)))
-            call.episode.turns.append(
-                Turn(observations[i], [], sample.tokens, sample.logprobs, utterance, float(reward), info["transition"])
-            )
-            builders[i].add(utterance, observation, float(reward), info)
+            observation, done = take_turn(policy, envs[i], sample, observations[i], context, call.episode, builders[i])
             observations[i] = observation
-            if terminated or truncated:
+            if done:
                 continue
             # A turn cut at max_new_tokens never said its end-of-turn token; the template closes it.
             closing = [] if sample.tokens and sample.tokens[-1] in policy.end_ids else [policy.end_id]

@@ -67,15 +67,18 @@ __all__ = [
     "AOPDTrainer",
     "Call",
     "CallRollout",
+    "CallUser",
     "SIAVPOTrainer",
     "STPRTrainer",
     "acceptance_reward",
     "call_dataset",
+    "call_users",
     "chat_ids",
     "evaluate_calls",
     "logged_contexts",
     "play_calls",
     "shaped_reward",
+    "turn_rewards_of",
 ]
 
 Message = dict[str, str]

@@ -18,6 +18,7 @@ from ptod_agents.config import AOPDConfig, STPRConfig
 from ptod_agents.integrations.trl import (
     AOPDTrainer,
     CallRollout,
+    CallUser,
     SIAVPOTrainer,
     STPRTrainer,
     acceptance_reward,
@@ -25,10 +26,13 @@ from ptod_agents.integrations.trl import (
     chat_ids,
     evaluate_calls,
     logged_contexts,
+    play_calls,
     shaped_reward,
 )
 from ptod_agents.losses import distillation_loss
+from ptod_agents.policy import Policy
 from ptod_agents.presets import Preset, build_model, build_tokenizer, tokenizer_corpus
+from ptod_agents.rollout import make_envs
 from ptod_agents.scoring import turn_advantages
 from ptod_env.evaluation import env_id_for, episode_options
 from ptod_env.shaping import transition_reward
@@ -173,6 +177,21 @@ def test_a_prompt_from_elsewhere_is_refused_with_a_fix(played):
         CallRollout(call_dataset(DOMAIN, "train", users=1).remove_columns("seed"))
     with pytest.raises(ValueError, match="scale"):
         shaped_reward(-1.0)
+    policy = Policy(trainer.model, trainer.processing_class)
+    envs = make_envs(1, DOMAIN, "train")
+    with pytest.raises(ValueError, match="view"):
+        play_calls(policy, envs, [CallUser(0, 0)], [0], view="oracle")
+    with pytest.raises(ValueError, match="group indices"):
+        play_calls(policy, envs, [CallUser(0, 0)], [])
+    with pytest.raises(ValueError, match="only 1 envs"):
+        play_calls(policy, envs, [CallUser(0, 0)] * 2, [0, 0])
+
+
+def test_the_subclasses_refuse_what_they_cannot_do(tokenizer, dataset, tmp_path):
+    with pytest.raises(ValueError, match="shuffled-concerns"):
+        make_trainer(tokenizer, dataset, tmp_path, AOPDTrainer, aopd=AOPDConfig(teacher_concerns="shuffled"))
+    with pytest.raises(TypeError, match="STPRConfig"):
+        make_trainer(tokenizer, dataset, tmp_path, STPRTrainer, stpr=AOPDConfig())
 
 
 def test_stpr_trainer_puts_each_turns_advantage_on_its_tokens(tokenizer, dataset, tmp_path):
@@ -189,8 +208,6 @@ def test_stpr_trainer_puts_each_turns_advantage_on_its_tokens(tokenizer, dataset
             assert torch.allclose(advantages[row, start:end], torch.tensor(value))
     # λ > 0 and real transitions: turns of one call do not all share one advantage.
     assert any(len(set(expected[id(inp["episode"])])) > 1 for inp in inputs)
-    with pytest.raises(TypeError, match="STPRConfig"):
-        make_trainer(tokenizer, dataset, tmp_path, STPRTrainer, stpr=AOPDConfig())
 
 
 def test_aopd_loss_is_ptods_distillation_loss_on_the_teacher_view(tokenizer, dataset, tmp_path):

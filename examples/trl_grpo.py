@@ -22,17 +22,15 @@ os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from trl import GRPOConfig, GRPOTrainer
 
-from ptod_agents.config import AOPDConfig, STPRConfig
+from ptod_agents.config import AOPDConfig
 from ptod_agents.integrations.trl import (
-    AOPDTrainer,
-    CallRollout,
-    SIAVPOTrainer,
-    STPRTrainer,
+    TRAINERS,
     acceptance_reward,
     call_dataset,
     evaluate_calls,
+    grpo_config,
+    make_trainer,
     shaped_reward,
 )
 from ptod_agents.presets import preset_dir
@@ -43,7 +41,7 @@ FIGURES = ("success_rate", "concern_discovery_rate", "resolution_rate", "mean_tu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2, help="optimizer steps (one rollout batch each)")
-    parser.add_argument("--algo", choices=("grpo", "stpr", "aopd", "siavpo"), default="grpo")
+    parser.add_argument("--algo", choices=sorted(TRAINERS), default="grpo")
     parser.add_argument("--users", type=int, default=4, help="training users per step")
     parser.add_argument("--generations", type=int, default=4, help="calls per user (the GRPO group)")
     parser.add_argument("--reward", choices=("acceptance", "shaped"), default="acceptance")
@@ -67,38 +65,27 @@ def main() -> None:
 
     before = evaluate("test before")
     dataset = call_dataset(args.domain, "train", users=max(64, args.users * args.steps), seed=args.seed)
-    config = GRPOConfig(
-        output_dir=tempfile.mkdtemp(prefix="trl_grpo_"),
-        max_steps=args.steps,
-        per_device_train_batch_size=args.users * args.generations,
-        num_generations=args.generations,
-        learning_rate=args.lr,
-        lr_scheduler_type="constant",
-        logging_steps=1,
-        report_to="none",
-        save_strategy="no",
-        use_cpu=True,
+    config = grpo_config(
+        tempfile.mkdtemp(prefix="trl_grpo_"),
+        steps=args.steps,
+        users=args.users,
+        calls_per_user=args.generations,
+        lr=args.lr,
         seed=args.seed,
-        disable_tqdm=True,
     )
     reward = acceptance_reward if args.reward == "acceptance" else shaped_reward()
-    trainer_class = {"grpo": GRPOTrainer, "stpr": STPRTrainer, "aopd": AOPDTrainer, "siavpo": SIAVPOTrainer}[args.algo]
-    extra = {
-        "grpo": {},
-        "stpr": {"stpr": STPRConfig()},
-        "aopd": {"aopd": AOPDConfig(teacher="frozen")},
-        "siavpo": {"stpr": STPRConfig(), "aopd": AOPDConfig(teacher="frozen")},
-    }[args.algo]
-    rollout = CallRollout(dataset, domain=args.domain)
-    trainer = trainer_class(
-        model=model,
-        processing_class=tokenizer,
+    # As in the side-by-side with `ptod train` (docs/trl.md): a frozen AOPD teacher.
+    trainer = make_trainer(
+        args.algo,
+        model,
+        tokenizer,
+        config,
+        dataset,
         reward_funcs=[reward],
-        args=config,
-        train_dataset=dataset,
-        rollout_func=rollout,
-        **extra,
+        aopd=AOPDConfig(teacher="frozen"),
+        domain=args.domain,
     )
+    rollout = trainer.rollout_func
     tick = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - tick

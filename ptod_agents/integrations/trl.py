@@ -64,6 +64,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     raise ImportError('ptod_agents.integrations.trl needs TRL: pip install -e ".[trl]"') from error
 
 __all__ = [
+    "TRAINERS",
     "AOPDTrainer",
     "Call",
     "CallRollout",
@@ -75,7 +76,9 @@ __all__ = [
     "call_users",
     "chat_ids",
     "evaluate_calls",
+    "grpo_config",
     "logged_contexts",
+    "make_trainer",
     "play_calls",
     "shaped_reward",
     "turn_rewards_of",
@@ -503,6 +506,71 @@ class SIAVPOTrainer(AOPDTrainer, STPRTrainer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, policy_gradient=True, **kwargs)
+
+
+TRAINERS: dict[str, type[GRPOTrainer]] = {
+    "grpo": GRPOTrainer,
+    "stpr": STPRTrainer,
+    "aopd": AOPDTrainer,
+    "siavpo": SIAVPOTrainer,
+}
+"""Algorithm name (as in ``ptod train --algo``) → TRL trainer class."""
+
+
+def grpo_config(output_dir: str, *, steps: int, users: int, calls_per_user: int, lr: float = 3e-4, seed: int = 0):
+    """A ``trl.GRPOConfig`` on ``ptod train``'s budget: each optimizer step plays ``users`` ×
+    ``calls_per_user`` calls (one GRPO group per user) and takes one step; constant ``lr`` (as
+    ptod's AdamW); CPU; no checkpoints, no reports, no activation checkpointing (recomputing
+    activations only costs time at this model size)."""
+    from trl import GRPOConfig
+
+    return GRPOConfig(
+        output_dir=output_dir,
+        max_steps=steps,
+        per_device_train_batch_size=users * calls_per_user,
+        num_generations=calls_per_user,
+        learning_rate=lr,
+        lr_scheduler_type="constant",
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        use_cpu=True,
+        seed=seed,
+        disable_tqdm=True,
+        gradient_checkpointing=False,
+    )
+
+
+def make_trainer(
+    algo: str,
+    model,
+    tokenizer,
+    args,
+    dataset,
+    *,
+    reward_funcs: Sequence[Callable[..., list[float]]] = (acceptance_reward,),
+    stpr: STPRConfig | None = None,
+    aopd: AOPDConfig | None = None,
+    **rollout_kwargs: Any,
+) -> GRPOTrainer:
+    """The TRL trainer of ``algo`` (a key of :data:`TRAINERS`) over ``CallRollout(dataset, **rollout_kwargs)``;
+    ``stpr`` / ``aopd`` go to the subclasses that take them."""
+    if algo not in TRAINERS:
+        raise ValueError(f"unknown algo {algo!r}; choose from {sorted(TRAINERS)}")
+    extra: dict[str, Any] = {}
+    if algo in ("stpr", "siavpo"):
+        extra["stpr"] = stpr
+    if algo in ("aopd", "siavpo"):
+        extra["aopd"] = aopd
+    return TRAINERS[algo](
+        model=model,
+        processing_class=tokenizer,
+        reward_funcs=list(reward_funcs),
+        args=args,
+        train_dataset=dataset,
+        rollout_func=CallRollout(dataset, **rollout_kwargs),
+        **extra,
+    )
 
 
 def evaluate_calls(

@@ -12,20 +12,19 @@ pytest.importorskip("trl")
 import gymnasium as gym
 import torch
 from transformers import AutoModelForCausalLM
-from trl import GRPOConfig, GRPOTrainer
 
 from ptod_agents.config import AOPDConfig, STPRConfig
 from ptod_agents.integrations.trl import (
-    AOPDTrainer,
+    TRAINERS,
     CallRollout,
     CallUser,
-    SIAVPOTrainer,
-    STPRTrainer,
     acceptance_reward,
     call_dataset,
     chat_ids,
     evaluate_calls,
+    grpo_config,
     logged_contexts,
+    make_trainer,
     play_calls,
     shaped_reward,
 )
@@ -53,35 +52,19 @@ def dataset():
     return call_dataset(DOMAIN, "train", users=6, seed=3)
 
 
-def make_trainer(tokenizer, dataset, tmp_path, trainer_class=GRPOTrainer, reward=acceptance_reward, **kwargs):
+def trainer_for(tokenizer, dataset, tmp_path, algo="grpo", reward=acceptance_reward, **kwargs):
     torch.manual_seed(0)
-    args = GRPOConfig(
-        output_dir=str(tmp_path),
-        max_steps=1,
-        per_device_train_batch_size=2 * GENERATIONS,
-        num_generations=GENERATIONS,
-        learning_rate=1e-2,
-        report_to="none",
-        save_strategy="no",
-        use_cpu=True,
-        disable_tqdm=True,
-        seed=0,
-    )
-    return trainer_class(
-        model=build_model(SMALL, tokenizer, seed=0),
-        processing_class=tokenizer,
-        reward_funcs=[reward],
-        args=args,
-        train_dataset=dataset,
-        rollout_func=CallRollout(dataset, domain=DOMAIN, max_new_tokens=12),
-        **kwargs,
+    args = grpo_config(str(tmp_path), steps=1, users=2, calls_per_user=GENERATIONS, lr=1e-2)
+    model = build_model(SMALL, tokenizer, seed=0)
+    return make_trainer(
+        algo, model, tokenizer, args, dataset, reward_funcs=[reward], domain=DOMAIN, max_new_tokens=12, **kwargs
     )
 
 
 @pytest.fixture(scope="module")
 def played(tokenizer, dataset, tmp_path_factory):
     """One rollout batch: two users, GENERATIONS calls each, as GRPOTrainer would ask for it."""
-    trainer = make_trainer(tokenizer, dataset, tmp_path_factory.mktemp("trl"))
+    trainer = trainer_for(tokenizer, dataset, tmp_path_factory.mktemp("trl"))
     prompts = [dataset[0]["prompt"]] * GENERATIONS + [dataset[1]["prompt"]] * GENERATIONS
     trainer.model.train()
     return trainer, prompts, trainer.rollout_func(prompts, trainer)
@@ -188,15 +171,17 @@ def test_a_prompt_from_elsewhere_is_refused_with_a_fix(played):
 
 
 def test_the_subclasses_refuse_what_they_cannot_do(tokenizer, dataset, tmp_path):
+    with pytest.raises(ValueError, match="unknown algo"):
+        trainer_for(tokenizer, dataset, tmp_path, "ppo")
     with pytest.raises(ValueError, match="shuffled-concerns"):
-        make_trainer(tokenizer, dataset, tmp_path, AOPDTrainer, aopd=AOPDConfig(teacher_concerns="shuffled"))
+        trainer_for(tokenizer, dataset, tmp_path, "aopd", aopd=AOPDConfig(teacher_concerns="shuffled"))
     with pytest.raises(TypeError, match="STPRConfig"):
-        make_trainer(tokenizer, dataset, tmp_path, STPRTrainer, stpr=AOPDConfig())
+        trainer_for(tokenizer, dataset, tmp_path, "stpr", stpr=AOPDConfig())
 
 
 def test_stpr_trainer_puts_each_turns_advantage_on_its_tokens(tokenizer, dataset, tmp_path):
     stpr = STPRConfig(lam=1.0)
-    trainer = make_trainer(tokenizer, dataset, tmp_path, STPRTrainer, stpr=stpr)
+    trainer = trainer_for(tokenizer, dataset, tmp_path, "stpr", stpr=stpr)
     trainer.model.train()
     inputs = [dict(dataset[0]) for _ in range(GENERATIONS)] + [dict(dataset[1]) for _ in range(GENERATIONS)]
     batch = trainer._generate_and_score_completions(inputs)
@@ -211,7 +196,7 @@ def test_stpr_trainer_puts_each_turns_advantage_on_its_tokens(tokenizer, dataset
 
 
 def test_aopd_loss_is_ptods_distillation_loss_on_the_teacher_view(tokenizer, dataset, tmp_path):
-    trainer = make_trainer(tokenizer, dataset, tmp_path, AOPDTrainer, aopd=AOPDConfig(teacher="frozen"))
+    trainer = trainer_for(tokenizer, dataset, tmp_path, "aopd", aopd=AOPDConfig(teacher="frozen"))
     trainer.model.train()
     inputs = [dict(dataset[2]) for _ in range(GENERATIONS)]
     batch = trainer._generate_and_score_completions(inputs)
@@ -232,24 +217,24 @@ def test_aopd_loss_is_ptods_distillation_loss_on_the_teacher_view(tokenizer, dat
 
 
 @pytest.mark.parametrize(
-    "trainer_class",
+    "algo",
     [
-        GRPOTrainer,
+        "grpo",
         # The subclasses' advantages and loss are checked above; their full steps take longer.
-        pytest.param(STPRTrainer, marks=pytest.mark.slow),
-        pytest.param(AOPDTrainer, marks=pytest.mark.slow),
-        pytest.param(SIAVPOTrainer, marks=pytest.mark.slow),
+        pytest.param("stpr", marks=pytest.mark.slow),
+        pytest.param("aopd", marks=pytest.mark.slow),
+        pytest.param("siavpo", marks=pytest.mark.slow),
     ],
 )
-def test_one_training_step_runs_and_changes_the_weights(tokenizer, dataset, tmp_path, trainer_class):
-    extra = {"aopd": AOPDConfig(teacher="ema")} if trainer_class in (AOPDTrainer, SIAVPOTrainer) else {}
+def test_one_training_step_runs_and_changes_the_weights(tokenizer, dataset, tmp_path, algo):
     # Shaped: a call that moved the user pays, so a group of failed calls still has a signal.
-    trainer = make_trainer(tokenizer, dataset, tmp_path, trainer_class, reward=shaped_reward(), **extra)
+    trainer = trainer_for(tokenizer, dataset, tmp_path, algo, reward=shaped_reward(), aopd=AOPDConfig(teacher="ema"))
+    assert isinstance(trainer, TRAINERS[algo])
     before = [p.detach().clone() for p in trainer.model.parameters()]
     trainer.train()
     changed = any(not torch.equal(b, p) for b, p in zip(before, trainer.model.parameters(), strict=True))
     assert changed
-    if trainer_class in (AOPDTrainer, SIAVPOTrainer):
+    if algo in ("aopd", "siavpo"):
         assert not all(torch.equal(b, t) for b, t in zip(before, trainer.teacher.model.parameters(), strict=True)), (
             "the EMA teacher follows the student"
         )

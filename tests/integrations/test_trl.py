@@ -246,6 +246,9 @@ def test_evaluate_calls_reports_the_projects_figures(tokenizer):
     figures = evaluate_calls(model, tokenizer, domain=DOMAIN, episodes=3, samples=2, max_new_tokens=8)
     assert figures["episodes"] == 6
     assert 0.0 <= figures["success_rate"] <= figures["pass@2"] <= 1.0
+    assert model.training, "evaluation leaves the model in the mode it found it in"
+    teacher = evaluate_calls(model, tokenizer, domain=DOMAIN, episodes=2, view="teacher", max_new_tokens=8)
+    assert teacher["view"] == "teacher" and teacher["episodes"] == 2
 
 
 def test_logged_contexts_feed_trls_self_distillation_trainer(tokenizer, tmp_path):

@@ -16,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from ptod_agents.policy import Policy
+from ptod_agents.policy import Policy, Sample
 from ptod_agents.prompts import TEACHER_CONCERNS, random_concerns, render_prompt
 from ptod_env.evaluation import env_id_for
 from ptod_env.records import EpisodeBuilder
@@ -83,6 +83,26 @@ def make_envs(count: int, domain: str, split: str, env_kwargs: dict[str, Any] | 
     return [gym.make(env_id_for(domain), split=split, **(env_kwargs or {})) for _ in range(count)]
 
 
+def take_turn(
+    policy: Policy,
+    env: gym.Env,
+    sample: Sample,
+    observation: str,
+    prompt: list[int],
+    episode: Episode,
+    builder: EpisodeBuilder,
+) -> tuple[str, bool]:
+    """Say ``sample``'s utterance in ``env`` and record the turn in ``episode`` and ``builder``.
+    Returns the next observation and whether the call ended."""
+    utterance = policy.decode(sample.tokens)
+    after, reward, terminated, truncated, info = env.step(utterance)
+    episode.turns.append(
+        Turn(observation, prompt, sample.tokens, sample.logprobs, utterance, float(reward), info["transition"])
+    )
+    builder.add(utterance, after, float(reward), info)
+    return after, terminated or truncated
+
+
 def play(
     policy: Policy,
     envs: Sequence[gym.Env],
@@ -127,22 +147,9 @@ def play(
         samples = policy.sample(prompts, max_new_tokens, temperature)
         still = []
         for i, prompt, sample in zip(active, prompts, samples, strict=True):
-            utterance = policy.decode(sample.tokens)
-            observation, reward, terminated, truncated, info = envs[i].step(utterance)
-            episodes[i].turns.append(
-                Turn(
-                    observations[i],
-                    prompt,
-                    sample.tokens,
-                    sample.logprobs,
-                    utterance,
-                    float(reward),
-                    info["transition"],
-                )
-            )
-            builders[i].add(utterance, observation, float(reward), info)
+            observation, done = take_turn(policy, envs[i], sample, observations[i], prompt, episodes[i], builders[i])
             observations[i] = observation
-            if not (terminated or truncated):
+            if not done:
                 still.append(i)
         active = still
     for episode, builder in zip(episodes, builders, strict=True):

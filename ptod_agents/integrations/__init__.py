@@ -1,0 +1,1 @@
+"""Adapters that plug ProactiveSales and the ptod learners into other RL-for-LLM frameworks."""

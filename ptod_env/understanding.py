@@ -46,10 +46,11 @@ _META = re.compile(
     r"(?:agrees|accepts|has agreed|has accepted|says yes)\b|"
     r"the (?:customer|user) (?:signs up|is convinced)|"
     r"reward (?:function|signal|model)|you must (?:agree|accept|say yes)|"
-    r"(?:type|output|respond with|reply with|answer with|print) [\"']?(?:yes|accept)\b|"
-    r"\[accept(?:ed)?\])|<\|[a-z_]+\|>"
+    r"(?:type|output|respond with|reply with|answer with|print) [\"']?(?:yes|accept)\b)|"
+    r"\[accept(?:ed)?\]|<\|[a-z_]+\|>"
 )
-# Every alternative of _META contains one of these words (or "<|").
+_MANIPULATION = (AgentAct(A.MANIPULATION),)
+# Every alternative of _META contains one of these words (or "<|" or "[").
 _META_WORDS = frozenset(
     [
         "simulator",
@@ -392,6 +393,7 @@ class LexicalUnderstanding:
         for text in pack.corpus():
             vocabulary.update(tokens(text))
         self._vocabulary = frozenset(vocabulary)
+        self._reading = lru_cache(maxsize=16384)(self._read_text)
 
     def understand(self, text: str, history: Sequence[str] = ()) -> list[AgentAct]:
         if not isinstance(text, str):
@@ -400,35 +402,41 @@ class LexicalUnderstanding:
             return [AgentAct(A.SILENCE)]
         if len(text) > self.rules.max_utterance_chars:
             return [AgentAct(A.RAMBLING)]
-        low = plain_text(text)
-        norm = normalize(low)
-        words = norm.split()
-        # The meta-text regex is the costliest check; run it only when a word it needs is there.
-        if (not _META_WORDS.isdisjoint(words) or "simulat" in low or "<|" in low) and _META.search(low):
+        reading = self._reading(text)
+        if reading == _MANIPULATION:
             return [AgentAct(A.MANIPULATION)]
+        norm = normalize(text)
         if norm and any(norm == normalize(h) for h in history):
             return [AgentAct(A.REPEAT)]
+        return list(reading)
+
+    def _read_text(self, text: str) -> tuple[AgentAct, ...]:
+        """What ``text`` says, whatever came before it (cached: agents repeat their lines)."""
+        low = plain_text(text)
+        words = normalize(low).split()
+        # The meta-text regex is the costliest check; run it only when a word it needs is there.
+        if (not _META_WORDS.isdisjoint(words) or "<|" in low or "[" in low) and _META.search(low):
+            return _MANIPULATION
         if not words or len([w for w in words if w in self._vocabulary]) < 0.4 * len(words):
-            return [AgentAct(A.UNINTELLIGIBLE)]
+            return (AgentAct(A.UNINTELLIGIBLE),)
 
         sentences = self.sentences(low)
         hits = [hit for *_, sentence_hits in sentences for hit in sentence_hits]
         if hits:
             if len({topic for _, topic in hits}) >= self.rules.topic_dump_threshold:
-                return [AgentAct(A.TOPIC_DUMP)]
+                return (AgentAct(A.TOPIC_DUMP),)
             keywords = [kw for kw, _ in hits]
             if max(map(keywords.count, set(keywords))) >= 3 or (len(hits) >= 5 and len(hits) > 0.3 * len(words)):
-                return [AgentAct(A.KEYWORD_STUFFING)]
+                return (AgentAct(A.KEYWORD_STUFFING),)
 
         found: list[AgentAct] = []
         for sentence, sentence_words, sentence_hits in sentences:
             found += self._sentence_acts(sentence, sentence_words, sentence_hits)
-        seen: set[AgentAct] = set()
-        unique = [a for a in found if not (a in seen or seen.add(a))]
+        unique = list(dict.fromkeys(found))
         topical = {a.act for a in unique if a.topic is not None}
         # An untargeted pitch or offer adds nothing when the same message has a topical one.
         unique = [a for a in unique if not (a.topic is None and a.act in topical)]
-        return unique or [AgentAct(A.SMALL_TALK)]
+        return tuple(unique) or (AgentAct(A.SMALL_TALK),)
 
     def sentences(self, text: str) -> list[tuple[str, list[str], list[tuple[str, str]]]]:
         """``(sentence, words, keyword hits)`` per sentence of ``text``; a hit is ``(keyword, concern id)``."""

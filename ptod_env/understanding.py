@@ -77,7 +77,7 @@ _META_WORDS = frozenset(
     ]
 )
 # Common English words, so that plain sentences without lexicon hits are still "intelligible".
-_COMMON_WORDS = frozenset(
+COMMON_WORDS = frozenset(
     [
         "a",
         "about",
@@ -225,7 +225,7 @@ _COMMON_WORDS = frozenset(
     ]
 )
 # Interjections and chat spellings a person says on the phone, known even to a pack-only reader.
-_COMMON_WORDS |= frozenset(
+COMMON_WORDS |= frozenset(
     [
         "gotcha",
         "cheers",
@@ -389,7 +389,7 @@ class LexicalUnderstanding:
         self._lexicon = PhraseIndex((p, c) for c in LEXICON_CATEGORIES for p in lex[c])
         self._question_words = frozenset(w for phrase in lex["question_words"] for w in tokens(phrase))
         self._topics = topic_index(pack.concerns)
-        vocabulary = set(_COMMON_WORDS)
+        vocabulary = set(COMMON_WORDS)
         for text in pack.corpus():
             vocabulary.update(tokens(text))
         self._vocabulary = frozenset(vocabulary)

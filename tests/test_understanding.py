@@ -7,17 +7,9 @@ import numpy as np
 import pytest
 
 from ptod_env.acts import AgentAct
-from ptod_env.reading import NaturalUnderstanding
+from ptod_env.reading import NaturalUnderstanding, labelled
 from ptod_env.reading.build import pack_lines, train
-from ptod_env.reading.labelled import (
-    DOMAINS,
-    offtopic_rates,
-    pack_line_cases,
-    read_lines,
-    read_offtopic,
-    same_reading,
-    score,
-)
+from ptod_env.reading.labelled import DOMAINS, read_lines
 from ptod_env.reading.vectors import shipped_word_vectors
 from ptod_env.scenario import load_scenario
 from ptod_env.understanding import PhraseIndex, make_understanding, tokens
@@ -52,7 +44,7 @@ HELDOUT_FLOORS = {
 def test_heldout_accuracy_per_act_family(readers):
     lines = read_lines("understanding_heldout")
     assert len(lines) >= 600
-    result = score([readers[line.domain].understand(line.text, []) for line in lines], lines)
+    result = labelled.score([readers[line.domain].understand(line.text, []) for line in lines], lines)
     for family, floor in HELDOUT_FLOORS.items():
         assert result[family]["lines"] >= 35, family
         assert result[family]["accuracy"] >= floor, (family, result[family])
@@ -60,17 +52,17 @@ def test_heldout_accuracy_per_act_family(readers):
 
 
 def test_offtopic_lines_are_not_closes_or_answers(readers):
-    texts = read_offtopic()
+    texts = labelled.read_offtopic()
     for reader in readers.values():
-        rates = offtopic_rates(lambda text, r=reader: r.understand(text, []), texts)
+        rates = labelled.offtopic_rates(lambda text, r=reader: r.understand(text, []), texts)
         assert rates["close"] <= 0.03 and rates["address"] <= 0.03, rates
 
 
 @pytest.mark.parametrize("domain", DOMAINS.values())
 def test_every_pack_and_reference_agent_line_is_read_as_its_acts(readers, domain):
     reader = readers[domain]
-    wrong = [(t, e, reader.understand(t, [])) for t, e in pack_line_cases(PACKS[domain])]
-    wrong = [case for case in wrong if not same_reading(case[2], case[1])]
+    wrong = [(t, e, reader.understand(t, [])) for t, e in labelled.pack_line_cases(PACKS[domain])]
+    wrong = [case for case in wrong if not labelled.same_reading(case[2], case[1])]
     assert not wrong, wrong[:5]
 
 

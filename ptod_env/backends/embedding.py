@@ -176,6 +176,7 @@ class EmbeddingUnderstanding:
             return AgentAct(A.PROBE, topic)
         if act == A.PROBE:
             return AgentAct(A.PROBE, topic) if topic else AgentAct(A.PROBE_OPEN)
-        if act in (A.ADDRESS, A.PITCH, A.OFFER):
+        if act in (A.ADDRESS, A.OFFER):
             return AgentAct(act, topic) if topic else AgentAct(A.PITCH if act == A.ADDRESS else act)
+        # Sales talk near a concern's phrasing is still sales talk, not an answer.
         return AgentAct(act)

@@ -139,7 +139,7 @@ def main() -> None:
         np.savez_compressed(VECTORS_FILE, words="\n".join(words), vectors=table)
         vectors = WordVectors(words, table)
     train(training_lines(), vectors).save(MODEL_FILE)
-    print(f"wrote {VECTORS_FILE} and {MODEL_FILE}")
+    print(f"wrote {MODEL_FILE}" if args.acts_only else f"wrote {VECTORS_FILE} and {MODEL_FILE}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """The act model: which act families a sentence performs, whatever the domain.
 
-A one-vs-rest logistic regression over two kinds of features: the sentence's mean static word
-vector (:mod:`ptod_env.reading.vectors`) and hashed word unigrams and bigrams in which the pack's
-concern keywords are masked as ``<topic>`` (so "we cap the <topic>" is learnt, not "we cap the
-commission", and a third-party pack needs no retraining). Trained on the DEV set only
-(:func:`train`), deterministically (full-batch Adam from zeros); stored in
-``ptod_env/reading/data/act_model.npz``.
+A one-vs-rest logistic regression over dense features (the sentence's mean static word vector,
+:mod:`ptod_env.reading.vectors`; whether a concern keyword is said; counts of the pack lexicon's
+phrase lists and of the reader's own cues, :mod:`ptod_env.reading.cues`) and hashed word unigrams
+and bigrams in which the pack's concern keywords are masked as ``<topic>`` (so "we cap the
+<topic>" is learnt, not "we cap the commission", and a third-party pack needs no retraining).
+Trained on the DEV set only (:func:`ptod_env.reading.build.train`), deterministically (full-batch
+Adam from zeros); stored in ``ptod_env/reading/data/act_model.npz``.
 """
 
 from __future__ import annotations

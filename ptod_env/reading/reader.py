@@ -2,12 +2,13 @@
 
 Per sentence, the act model (:mod:`ptod_env.reading.model`, pack-independent, trained on the DEV
 lines) scores the act families; the pack's own data decides the topic: its concern keywords
-(possessives, plurals and hyphenated forms included) or, when no keyword is said, the concern
-whose label, description, keywords, hints, voices, probes and answers lie nearest in the static
-word-vector space. A question family with a topic is a ``probe`` of it, without one an open
-probe; an answer with a topic is an ``address``, without one a ``pitch``. Every fault (silence,
-rambling, manipulation, repeat, unintelligible, topic dump, keyword stuffing) is ruled exactly as
-by the lexical backend, whose screen this class reuses.
+(possessive and hyphenated forms included) or, when no keyword is said, the concern whose
+phrasings (label, description, keywords, hints, voices, probes, answers) share the most words
+with the sentence, or lie nearest in the static word-vector space. A probe with a topic is a
+``probe`` of it, without one an open probe; an answer with a topic is an ``address``, without one
+a ``pitch``. Every fault (silence, rambling, manipulation, repeat, unintelligible, topic dump,
+keyword stuffing) is ruled by the lexical backend's screen, which this class reuses; only its
+vocabulary of known words is larger (every whole word of the vector table).
 """
 
 from __future__ import annotations
@@ -22,17 +23,15 @@ from ptod_env.acts import AgentAct
 from ptod_env.reading.cues import CUES
 from ptod_env.reading.model import CLASSES, TOPIC, ActModel, ngrams, shipped_act_model
 from ptod_env.reading.vectors import WordVectors, shipped_word_vectors
-from ptod_env.understanding import _COMMON_WORDS, LEXICON_CATEGORIES, LexicalUnderstanding, PhraseIndex, tokens
+from ptod_env.understanding import COMMON_WORDS, LEXICON_CATEGORIES, LexicalUnderstanding, PhraseIndex, tokens
 
 if TYPE_CHECKING:
     from ptod_env.scenario import ScenarioPack
 
 ACT_THRESHOLD = 0.5
-"""A family is read when its score reaches this; failing that, the best family above
-:data:`WEAK_THRESHOLD`."""
-WEAK_THRESHOLD = 0.0
+"""A family is read when its score reaches this; failing that, the best-scoring family."""
 CAREFUL = frozenset({"answer", "offer", "close"})
-"""Families read from a weak best score only above :data:`CAREFUL_THRESHOLD`: crediting an answer
+"""Families read as the best-scoring one only from :data:`CAREFUL_THRESHOLD`: crediting an answer
 or a close needs clearer evidence than small talk does."""
 CAREFUL_THRESHOLD = 0.2
 TOPIC_SIMILARITY = 0.6
@@ -70,7 +69,7 @@ class TopicReader:
 
     def __init__(self, pack: ScenarioPack, vectors: WordVectors):
         self.vectors = vectors
-        self.stop = _COMMON_WORDS | set(tokens(f"{pack.company} {pack.product}"))
+        self.stop = COMMON_WORDS | set(tokens(f"{pack.company} {pack.product}"))
         self.ids = [spec.id for spec in pack.concerns]
         rows, owners, vocab = [], [], []
         for spec in pack.concerns:
@@ -165,7 +164,7 @@ class NaturalUnderstanding(LexicalUnderstanding):
         scores = self.model.probabilities(*self.features(sentence, words, hits))
         found = [c for c, s in zip(CLASSES, scores, strict=True) if s >= ACT_THRESHOLD]
         best = CLASSES[int(scores.argmax())]
-        if not found and scores.max() >= (CAREFUL_THRESHOLD if best in CAREFUL else WEAK_THRESHOLD):
+        if not found and (best not in CAREFUL or scores.max() >= CAREFUL_THRESHOLD):
             found = [best]
         return found
 

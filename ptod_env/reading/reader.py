@@ -43,6 +43,8 @@ SHARED_WORDS = 2.5
 """Least weight of words a sentence shares with a concern's phrasings (and lead over the next
 concern, :data:`SHARED_MARGIN`) for it to be the topic when no keyword is said."""
 SHARED_MARGIN = 0.5
+NEAR_WORD = 0.7
+"""Least cosine similarity for an unshared word to count as a concern's phrasing word."""
 
 
 @cache
@@ -97,16 +99,27 @@ class TopicReader:
         self.weights = {w: np.array([v.get(w, 0.0) * np.log(len(vocab) / spread[w]) for v in vocab]) for w in spread}
         self.prototypes = np.stack(rows)
         self._owner_index = np.array(owners)
+        # The phrasings' words with a vector, for words a sentence says that no phrasing uses.
+        near = [(w, v) for w in self.weights if (v := self.vectors.vector(w)) is not None]
+        self._near_vectors = np.stack([v for _, v in near])
+        self._near_weights = np.stack([self.weights[w] for w, _ in near])
 
     def content(self, words: list[str]) -> list[str]:
         return [w for w in words if w not in self.stop and len(w) > 2 and not w.isdigit()]
 
     def shared_words(self, words: list[str]) -> np.ndarray:
-        """Per concern: the weight of the sentence's words found in its phrasings."""
+        """Per concern: the weight of the sentence's words found in its phrasings; a word no
+        phrasing uses counts as its nearest phrasing word when they are close (cosine ≥
+        :data:`NEAR_WORD`), scaled by that similarity."""
         total = np.zeros(len(self.ids))
         for w in dict.fromkeys(map(stem, self.content(words))):
             if w in self.weights:
                 total += self.weights[w]
+            elif NEAR_WORD <= 1 and (vector := self.vectors.vector(w)) is not None:
+                sims = self._near_vectors @ vector
+                nearest = int(sims.argmax())
+                if sims[nearest] >= NEAR_WORD:
+                    total += self._near_weights[nearest] * sims[nearest]
         return total
 
     def similarity(self, words: list[str]) -> np.ndarray:

@@ -1,13 +1,16 @@
-"""Lexical vs embedding understanding on the labelled agent utterances; prints one JSON line.
+"""Every understanding backend on the labelled natural lines; prints one JSON line.
 
-    python benchmarks/understanding_agreement.py [--steps 300] [--threads 1]
+    python benchmarks/understanding_agreement.py [--backends natural,lexical,embedding] [--steps 300] [--threads 1]
 
-For each backend: ``exact`` (share of utterances whose set of (act, topic) pairs equals the
-label), the same split by ``source`` (``lexicon``: phrased with the pack's own words;
-``paraphrase``: avoiding them), ``pair_f1`` (micro F1 over (act, topic) pairs),
-``utterances_per_s`` (``understand`` calls per second on the labelled set) and ``env_steps_per_s``
-(full env steps per second with that backend and template speech, proactive agent).
-The labelled set is ``ptod_env/backends/data/labelled_utterances.jsonl``.
+Per backend: ``heldout`` and ``dev`` (per act family: ``accuracy``, the share of the lines holding
+the family whose reading says exactly the same about it, topics included; ``false_positive``, the
+share of the other lines whose reading claims it; ``exact``, the whole reading right), ``offtopic``
+(per shipped pack, the shares of off-topic lines read as a close or as answering a concern),
+``pack_lines`` (per shipped pack, the share of its agent lines, probes, answers and the reference
+agents' combinations of them read as their acts), ``utterances_per_s`` (``understand`` calls per
+second over the held-out lines) and ``env_steps_per_s`` (full env steps per second with that
+backend, proactive agent, template speech). The sets: ``ptod_env/backends/data/understanding_*.txt``
+(docs/understanding.md). The ``llm`` backend is left out: SmolLM2 on CPU takes seconds per line.
 """
 
 from __future__ import annotations
@@ -15,39 +18,25 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import gymnasium as gym
 
-import ptod_env
 from ptod_env.agents import make_agent
+from ptod_env.reading.labelled import (
+    DOMAINS,
+    offtopic_rates,
+    pack_line_cases,
+    read_lines,
+    read_offtopic,
+    same_reading,
+    score,
+)
 from ptod_env.scenario import load_scenario
 from ptod_env.understanding import make_understanding
 
-LABELS = Path(ptod_env.__file__).parent / "backends" / "data" / "labelled_utterances.jsonl"
 
-
-def agreement(backend, rows: list[dict]) -> dict:
-    exact: dict[str, list[int]] = {}
-    true_positive = predicted = gold_total = 0
-    start = time.perf_counter()
-    readings = [backend.understand(row["text"], []) for row in rows]
-    seconds = time.perf_counter() - start
-    for row, acts in zip(rows, readings, strict=True):
-        got = {(a.act, a.topic) for a in acts}
-        gold = {(act, topic) for act, topic in row["acts"]}
-        exact.setdefault(row["source"], []).append(got == gold)
-        true_positive += len(got & gold)
-        predicted += len(got)
-        gold_total += len(gold)
-    hits = [h for values in exact.values() for h in values]
-    precision, recall = true_positive / max(predicted, 1), true_positive / max(gold_total, 1)
-    return {
-        "exact": sum(hits) / len(hits),
-        "exact_by_source": {source: sum(v) / len(v) for source, v in sorted(exact.items())},
-        "pair_f1": 2 * precision * recall / max(precision + recall, 1e-9),
-        "utterances_per_s": len(rows) / seconds,
-    }
+def read_all(backends: dict, lines) -> list:
+    return [backends[line.domain].understand(line.text, []) for line in lines]
 
 
 def env_steps_per_s(backend, steps: int) -> float:
@@ -67,21 +56,42 @@ def env_steps_per_s(backend, steps: int) -> float:
     return taken / (time.perf_counter() - start)
 
 
+def measure(name: str, steps: int) -> dict:
+    packs = {domain: load_scenario(domain) for domain in DOMAINS.values()}
+    backends = {domain: make_understanding(name, pack) for domain, pack in packs.items()}
+    heldout, dev = read_lines("understanding_heldout"), read_lines("understanding_dev")
+    start = time.perf_counter()
+    heldout_readings = read_all(backends, heldout)
+    seconds = time.perf_counter() - start
+    offtopic = read_offtopic()
+    result = {
+        "heldout": score(heldout_readings, heldout),
+        "dev": score(read_all(backends, dev), dev),
+        "offtopic": {d: offtopic_rates(lambda t, b=b: b.understand(t, []), offtopic) for d, b in backends.items()},
+        "pack_lines": {},
+        "utterances_per_s": round(len(heldout) / seconds, 1),
+    }
+    for domain, pack in packs.items():
+        cases = pack_line_cases(pack)
+        agree = sum(same_reading(backends[domain].understand(text, []), acts) for text, acts in cases)
+        result["pack_lines"][domain] = {"lines": len(cases), "agreement": round(agree / len(cases), 4)}
+    result["env_steps_per_s"] = round(env_steps_per_s(backends["merchant_recruitment"], steps), 1)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backends", default="natural,lexical,embedding", help="comma-separated backend names")
     parser.add_argument("--steps", type=int, default=300, help="env steps timed per backend")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy machine)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads for the embedding backend")
     args = parser.parse_args()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines()]
-    pack = load_scenario("merchant_recruitment")
-    result: dict = {"benchmark": "understanding_agreement", "utterances": len(rows), "threads": args.threads}
-    for name in ("lexical", "embedding"):
-        backend = make_understanding(name, pack)
-        result[name] = {**agreement(backend, rows), "env_steps_per_s": env_steps_per_s(backend, args.steps)}
+    names = [n.strip() for n in args.backends.split(",") if n.strip()]
+    result = {"benchmark": "understanding_agreement", "threads": args.threads}
+    result.update({name: measure(name, args.steps) for name in names})
     print(json.dumps(result))
 
 

@@ -12,6 +12,7 @@ from ptod_agents.config import CONFIGS, TrainConfig
 from ptod_agents.presets import PRESETS
 from ptod_agents.prompts import TEACHER_CONCERNS, VIEWS
 from ptod_env.cli import add_env_arguments, format_table, positive_int
+from ptod_env.understanding import DEFAULT_UNDERSTANDING
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +51,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--temperature", type=float, default=1.0)
     evaluate.add_argument("--history-turns", type=int, help="exchanges kept in prompts (default: as trained; 0 = all)")
     evaluate.add_argument("--max-new-tokens", type=positive_int, help="default: as trained, else 60")
-    evaluate.add_argument("--understanding", default="lexical", help="env understanding backend")
+    evaluate.add_argument("--understanding", default=DEFAULT_UNDERSTANDING, help="env understanding backend")
     evaluate.add_argument("--speech", default="template", help="env speech backend")
     evaluate.add_argument("--record", metavar="FILE.jsonl", help="write every episode")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

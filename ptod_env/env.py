@@ -18,7 +18,7 @@ from ptod_env.persona import Persona, sample_persona, split_range
 from ptod_env.quality import judge
 from ptod_env.scenario import ScenarioPack, load_scenario
 from ptod_env.speech import Speech, make_speech
-from ptod_env.understanding import Understanding, make_understanding
+from ptod_env.understanding import DEFAULT_UNDERSTANDING, Understanding, make_understanding
 from ptod_env.views import AGENT, CHARSET, USER, render_brief, render_observation, render_transcript, sanitize
 
 MAX_ACTION_CHARS = 2000
@@ -107,9 +107,11 @@ class ProactiveSalesEnv(gym.Env[str, str]):
     ## Arguments
 
     ``gym.make("ProactiveSales-v0", domain="merchant_recruitment", scenario=None, split="train",
-    understanding="lexical", speech="template", understanding_kwargs=None, speech_kwargs=None,
+    understanding="natural", speech="template", understanding_kwargs=None, speech_kwargs=None,
     accept_reward=1.0, render_mode=None)``. ``scenario`` (a path or a ``ScenarioPack``) overrides
-    ``domain``. ``accept_reward`` is a finite number >= 0. ``render_mode`` is ``"ansi"``
+    ``domain``. ``accept_reward`` is a finite number >= 0. ``understanding`` is ``"natural"``
+    (reads natural English, no model at run time), ``"lexical"`` (the pack's phrases only),
+    ``"embedding"`` or ``"llm"`` (docs/understanding.md). ``render_mode`` is ``"ansi"``
     (``render()`` returns the transcript) or ``"human"`` (prints it).
 
     ## Version History
@@ -140,7 +142,7 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         domain: str = "merchant_recruitment",
         scenario: str | Path | ScenarioPack | None = None,
         split: str = "train",
-        understanding: str | Understanding = "lexical",
+        understanding: str | Understanding = DEFAULT_UNDERSTANDING,
         speech: str | Speech = "template",
         understanding_kwargs: dict[str, Any] | None = None,
         speech_kwargs: dict[str, Any] | None = None,

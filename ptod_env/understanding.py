@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -24,39 +25,59 @@ from ptod_env.acts import AgentAct
 if TYPE_CHECKING:
     from ptod_env.scenario import ConcernSpec, ScenarioPack
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
+# Word characters of any script; an apostrophe joins contractions ("don't"). Hyphens split words,
+# so "sign-up" reads as "sign up" and "dine-in" as "dine in", in keywords and in text alike.
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
-# Text that talks about the simulator or the reward instead of to the customer.
-_META = re.compile(
-    r"\b(?:simulat\w*|system prompt|prompt injection|jailbreak|language model|as an ai|"
-    r"ignore (?:all |any |your |the |my |previous |prior |above )*instructions|"
-    r"(?:the )?(?:customer|user|merchant|courier|owner|rider) (?:agrees|accepts|says yes|signs up|has agreed)|"
-    r"reward (?:function|signal|model)|you must (?:agree|accept|say yes)|"
-    r"(?:say|type|output|respond with) (?:yes|accept)|"
-    r"\[accept(?:ed)?\]|<\|[a-z_]+\|>)"
+# Characters that render as nothing (zero-width spaces and joiners, soft hyphen, bidi controls,
+# byte-order mark): "sign\u200bup" must read as "signup", not as two unknown fragments.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\ufe00-\ufe0f\ufeff\ufff9-\ufffb]"
 )
-# Every alternative of _META contains one of these words (or "simulat" / "<|").
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "`": "'"})
+# Text that talks about the simulator or the reward instead of to the customer. Sales talk that
+# merely uses the words ("if you say yes today", "once a rider signs up") is not in it.
+_META = re.compile(
+    r"\b(?:simulator|simulated (?:user|customer|person)|this simulation|system prompt|prompt injection|jailbreak|"
+    r"language model|as an ai\b|"
+    r"ignore (?:all |any |your |the |my |previous |prior |above |earlier )*(?:instructions|rules|prompts?)|"
+    r"the (?:customer|user|merchant|courier|owner|rider) (?:now )?"
+    r"(?:agrees|accepts|has agreed|has accepted|says yes)\b|"
+    r"the (?:customer|user) (?:signs up|is convinced)|"
+    r"reward (?:function|signal|model)|you must (?:agree|accept|say yes)|"
+    r"(?:type|output|respond with|reply with|answer with|print) [\"']?(?:yes|accept)\b)|"
+    r"\[accept(?:ed)?\]|<\|[a-z_]+\|>"
+)
+_MANIPULATION = (AgentAct(A.MANIPULATION),)
+# Every alternative of _META contains one of these words (or "<|" or "[").
 _META_WORDS = frozenset(
     [
+        "simulator",
+        "simulated",
+        "simulation",
         "prompt",
+        "prompts",
         "injection",
         "jailbreak",
         "model",
         "ai",
         "instructions",
+        "rules",
         "agrees",
         "accepts",
         "yes",
-        "signs",
         "agreed",
+        "accepted",
         "reward",
         "agree",
         "accept",
-        "accepted",
+        "signs",
+        "convinced",
     ]
 )
 # Common English words, so that plain sentences without lexicon hits are still "intelligible".
-_COMMON_WORDS = frozenset(
+COMMON_WORDS = frozenset(
     [
         "a",
         "about",
@@ -200,6 +221,61 @@ _COMMON_WORDS = frozenset(
         "you're",
         "your",
         "yours",
+        "'s",
+    ]
+)
+# Interjections and chat spellings a person says on the phone, known even to a pack-only reader.
+COMMON_WORDS |= frozenset(
+    [
+        "gotcha",
+        "cheers",
+        "yep",
+        "yup",
+        "nope",
+        "nah",
+        "yeah",
+        "hmm",
+        "hm",
+        "mhm",
+        "uh",
+        "um",
+        "huh",
+        "oh",
+        "ah",
+        "aw",
+        "aww",
+        "oof",
+        "ugh",
+        "wow",
+        "yay",
+        "hiya",
+        "heya",
+        "ok",
+        "okay",
+        "okey",
+        "dokey",
+        "alright",
+        "lol",
+        "haha",
+        "sorry",
+        "cool",
+        "great",
+        "brilliant",
+        "awesome",
+        "perfect",
+        "lovely",
+        "absolutely",
+        "totally",
+        "definitely",
+        "sure",
+        "certainly",
+        "exactly",
+        "indeed",
+        "fantastic",
+        "wonderful",
+        "excellent",
+        "nice",
+        "fine",
     ]
 )
 
@@ -216,9 +292,24 @@ class Understanding(Protocol):
     def understand(self, text: str, history: Sequence[str]) -> list[AgentAct]: ...
 
 
+@lru_cache(maxsize=8192)
+def plain_text(text: str) -> str:
+    """``text`` as a reader sees it: NFKC-normalised (fullwidth letters become ASCII), invisible
+    characters removed, curly apostrophes straightened, lower-cased."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).translate(_APOSTROPHES).lower()
+
+
 def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens ("what's", "dine-in" and "24" are one token each)."""
-    return _TOKEN.findall(text.lower())
+    """Word tokens of :func:`plain_text`. Contractions stay one token ("don't"), a possessive or
+    "is" splits off ("landlord's" → "landlord", "'s"), hyphens separate words ("dine-in" → "dine",
+    "in"), so a keyword matches its possessive and hyphenated forms."""
+    words = []
+    for word in _TOKEN.findall(plain_text(text)):
+        if word.endswith("'s") and len(word) > 2:
+            words += [word[:-2], "'s"]
+        else:
+            words.append(word)
+    return words
 
 
 @lru_cache(maxsize=8192)
@@ -274,6 +365,10 @@ class PhraseIndex:
         return found
 
 
+LEXICON_CATEGORIES = ("greet", "probe_open", "empathize", "offer", "close", "pitch", "small_talk", "address_markers")
+"""The pack lexicon's phrase lists that name an act (``question_words`` aside)."""
+
+
 def topic_index(concerns: Iterable[ConcernSpec]) -> PhraseIndex:
     """Keyword → concern id over a concern bank (the evidence a listener picks topics up from)."""
     return PhraseIndex((kw, spec.id) for spec in concerns for kw in spec.keywords)
@@ -291,14 +386,14 @@ class LexicalUnderstanding:
     def __init__(self, pack: ScenarioPack):
         self.rules = pack.rules
         lex = pack.lexicon
-        categories = ("greet", "probe_open", "empathize", "offer", "close", "pitch", "small_talk", "address_markers")
-        self._lexicon = PhraseIndex((p, c) for c in categories for p in lex[c])
+        self._lexicon = PhraseIndex((p, c) for c in LEXICON_CATEGORIES for p in lex[c])
         self._question_words = frozenset(w for phrase in lex["question_words"] for w in tokens(phrase))
         self._topics = topic_index(pack.concerns)
-        vocabulary = set(_COMMON_WORDS)
+        vocabulary = set(COMMON_WORDS)
         for text in pack.corpus():
             vocabulary.update(tokens(text))
         self._vocabulary = frozenset(vocabulary)
+        self._reading = lru_cache(maxsize=16384)(self._read_text)
 
     def understand(self, text: str, history: Sequence[str] = ()) -> list[AgentAct]:
         if not isinstance(text, str):
@@ -307,38 +402,49 @@ class LexicalUnderstanding:
             return [AgentAct(A.SILENCE)]
         if len(text) > self.rules.max_utterance_chars:
             return [AgentAct(A.RAMBLING)]
-        low = text.lower()
-        norm = normalize(low)
-        words = norm.split()
-        # The meta-text regex is the costliest check; run it only when a word it needs is there.
-        if (not _META_WORDS.isdisjoint(words) or "simulat" in low or "<|" in low) and _META.search(low):
+        reading = self._reading(text)
+        if reading == _MANIPULATION:
             return [AgentAct(A.MANIPULATION)]
+        norm = normalize(text)
         if norm and any(norm == normalize(h) for h in history):
             return [AgentAct(A.REPEAT)]
-        if not words or len([w for w in words if w in self._vocabulary]) < 0.4 * len(words):
-            return [AgentAct(A.UNINTELLIGIBLE)]
+        return list(reading)
 
-        sentences = []
-        for sentence in _SENTENCE.findall(low):
-            sentence_words = tokens(sentence)
-            sentences.append((sentence.strip(), sentence_words, self._topics.find_longest(sentence_words)))
+    def _read_text(self, text: str) -> tuple[AgentAct, ...]:
+        """What ``text`` says, whatever came before it (cached: agents repeat their lines)."""
+        low = plain_text(text)
+        words = normalize(low).split()
+        # The meta-text regex is the costliest check; run it only when a word it needs is there.
+        if (not _META_WORDS.isdisjoint(words) or "<|" in low or "[" in low) and _META.search(low):
+            return _MANIPULATION
+        if not words or len([w for w in words if w in self._vocabulary]) < 0.4 * len(words):
+            return (AgentAct(A.UNINTELLIGIBLE),)
+
+        sentences = self.sentences(low)
         hits = [hit for *_, sentence_hits in sentences for hit in sentence_hits]
         if hits:
             if len({topic for _, topic in hits}) >= self.rules.topic_dump_threshold:
-                return [AgentAct(A.TOPIC_DUMP)]
+                return (AgentAct(A.TOPIC_DUMP),)
             keywords = [kw for kw, _ in hits]
             if max(map(keywords.count, set(keywords))) >= 3 or (len(hits) >= 5 and len(hits) > 0.3 * len(words)):
-                return [AgentAct(A.KEYWORD_STUFFING)]
+                return (AgentAct(A.KEYWORD_STUFFING),)
 
         found: list[AgentAct] = []
         for sentence, sentence_words, sentence_hits in sentences:
             found += self._sentence_acts(sentence, sentence_words, sentence_hits)
-        seen: set[AgentAct] = set()
-        unique = [a for a in found if not (a in seen or seen.add(a))]
+        unique = list(dict.fromkeys(found))
         topical = {a.act for a in unique if a.topic is not None}
         # An untargeted pitch or offer adds nothing when the same message has a topical one.
         unique = [a for a in unique if not (a.topic is None and a.act in topical)]
-        return unique or [AgentAct(A.SMALL_TALK)]
+        return tuple(unique) or (AgentAct(A.SMALL_TALK),)
+
+    def sentences(self, text: str) -> list[tuple[str, list[str], list[tuple[str, str]]]]:
+        """``(sentence, words, keyword hits)`` per sentence of ``text``; a hit is ``(keyword, concern id)``."""
+        found = []
+        for sentence in _SENTENCE.findall(plain_text(text)):
+            words = tokens(sentence)
+            found.append((sentence.strip(), words, self._topics.find_longest(words)))
+        return found
 
     def _sentence_acts(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> list[AgentAct]:
         present = set(self._lexicon.find(words))
@@ -366,11 +472,16 @@ class LexicalUnderstanding:
 
 UnderstandingFactory = Callable[..., Understanding]
 _FACTORIES: dict[str, Callable[[], UnderstandingFactory]] = {
+    "natural": lambda: importlib.import_module("ptod_env.reading").NaturalUnderstanding,
     "lexical": lambda: LexicalUnderstanding,
     # Optional backends live in ptod_env.backends and import their dependencies only when chosen.
     "embedding": lambda: importlib.import_module("ptod_env.backends.embedding").EmbeddingUnderstanding,
     "llm": lambda: importlib.import_module("ptod_env.backends.llm_understanding").LLMUnderstanding,
 }
+
+
+DEFAULT_UNDERSTANDING = "natural"
+"""The backend an env uses unless told otherwise (:class:`ptod_env.reading.NaturalUnderstanding`)."""
 
 
 def register_understanding(name: str, loader: Callable[[], UnderstandingFactory]) -> None:

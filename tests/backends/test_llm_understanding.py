@@ -6,7 +6,7 @@ import pytest
 from ptod_env.acts import AgentAct
 from ptod_env.backends.clients import OpenAIChatClient
 from ptod_env.backends.llm_understanding import LLMUnderstanding, understanding_schema
-from ptod_env.understanding import LexicalUnderstanding, make_understanding
+from ptod_env.understanding import make_understanding
 
 PARAPHRASE = "Could your cooks keep up if orders doubled on a Friday night?"
 
@@ -58,10 +58,10 @@ def test_reply_in_code_fence_with_chatter_is_accepted(chat_server, backend):
         "timeout",
     ],
 )
-def test_every_failure_is_counted_and_falls_back_to_lexical(chat_server, backend, merchant, step, counter):
+def test_every_failure_is_counted_and_falls_back_to_the_default_reader(chat_server, backend, merchant, step, counter):
     chat_server.play(step)
-    text = "How does your kitchen cope with the rush right now?"
-    assert backend.understand(text, []) == LexicalUnderstanding(merchant).understand(text, [])
+    text = "Could your cooks keep up with the lunch rush right now?"
+    assert backend.understand(text, []) == make_understanding("natural", merchant).understand(text, [])
     stats = backend.stats()
     assert stats[counter] == 2  # the first try and the retry
     assert stats["calls"] == 2 and stats["retries"] == 1 and stats["fallbacks"] == 1
@@ -128,3 +128,9 @@ def test_registered_by_name(chat_server, merchant):
         "llm", merchant, client={"kind": "openai", "base_url": chat_server.base_url, "model": "m"}
     )
     assert isinstance(backend, LLMUnderstanding)
+
+
+def test_a_client_spec_is_built_once_per_process(chat_server, merchant):
+    spec = {"kind": "openai", "base_url": chat_server.base_url, "model": "m", "timeout": 0.3}
+    first, second = LLMUnderstanding(merchant, spec), LLMUnderstanding(merchant, dict(spec))
+    assert first.query.client is second.query.client

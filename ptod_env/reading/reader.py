@@ -1,0 +1,205 @@
+"""The default understanding backend: natural English read by a small model, topics by the pack.
+
+Per sentence, the act model (:mod:`ptod_env.reading.model`, pack-independent, trained on the DEV
+lines) scores the act families; the pack's own data decides the topic: its concern keywords
+(possessive and hyphenated forms included) or, when no keyword is said, the concern whose
+phrasings (label, description, keywords, hints, voices, probes, answers) share the most words
+with the sentence, or lie nearest in the static word-vector space. A probe with a topic is a
+``probe`` of it, without one an open probe; an answer with a topic is an ``address``, without one
+a ``pitch``. Every fault (silence, rambling, manipulation, repeat, unintelligible, topic dump,
+keyword stuffing) is ruled by the lexical backend's screen, which this class reuses; only its
+vocabulary of known words is larger (every whole word of the vector table).
+"""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ptod_env import acts as A
+from ptod_env.acts import AgentAct
+from ptod_env.reading.cues import CUES
+from ptod_env.reading.model import CLASSES, TOPIC, ActModel, ngrams, shipped_act_model
+from ptod_env.reading.vectors import WordVectors, shipped_word_vectors
+from ptod_env.understanding import COMMON_WORDS, LEXICON_CATEGORIES, LexicalUnderstanding, PhraseIndex, tokens
+
+if TYPE_CHECKING:
+    from ptod_env.scenario import ScenarioPack
+
+ACT_THRESHOLD = 0.5
+"""A family is read when its score reaches this; failing that, the best-scoring family."""
+CAREFUL = frozenset({"answer", "offer", "close"})
+"""Families read as the best-scoring one only from :data:`CAREFUL_THRESHOLD`: crediting an answer
+or a close needs clearer evidence than small talk does."""
+CAREFUL_THRESHOLD = 0.2
+TOPIC_SIMILARITY = 0.6
+"""Least cosine similarity between a sentence's content words and a concern's nearest phrasing
+for the concern to be its topic when no keyword is said, and the least lead over the next concern
+(:data:`TOPIC_MARGIN`). Chosen on the DEV set."""
+TOPIC_MARGIN = 0.03
+SHARED_WORDS = 2.5
+"""Least weight of words a sentence shares with a concern's phrasings (and lead over the next
+concern, :data:`SHARED_MARGIN`) for it to be the topic when no keyword is said."""
+SHARED_MARGIN = 0.5
+NEAR_WORD = 0.7
+"""Least cosine similarity for an unshared word to count as a concern's phrasing word."""
+
+
+@cache
+def cue_index() -> PhraseIndex:
+    return PhraseIndex((phrase, family) for family, phrases in CUES.items() for phrase in phrases)
+
+
+def stem(word: str) -> str:
+    """A light English stem, the same for text and pack words ("lock", "locked", "locks")."""
+    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith(("ss", "us", "is")):
+            return word[: -len(suffix)] + keep
+    return word
+
+
+class TopicReader:
+    """The concern a sentence is about, from the pack's own phrasings (no training).
+
+    Two pieces of evidence: the words the sentence shares with each concern's phrasings (label,
+    description, keywords, hints, voices, probes, answers), stemmed and weighted by how few
+    concerns use them (a keyword counts double); and, when no word is shared, the cosine
+    similarity of the sentence's content words to the concern's nearest phrasing.
+    """
+
+    def __init__(self, pack: ScenarioPack, vectors: WordVectors):
+        self.vectors = vectors
+        self.stop = COMMON_WORDS | set(tokens(f"{pack.company} {pack.product}"))
+        self.ids = [spec.id for spec in pack.concerns]
+        rows, owners, vocab = [], [], []
+        for spec in pack.concerns:
+            texts = (
+                spec.label,
+                spec.description,
+                *spec.keywords,
+                *spec.hints,
+                *spec.voices,
+                *spec.probes,
+                *spec.answers,
+            )
+            words: dict[str, float] = {}
+            for text in texts:
+                content = self.content(tokens(text))
+                words.update(dict.fromkeys(map(stem, content), 1.0))
+                vector = self.vectors.mean(content)
+                if vector.any():
+                    rows.append(vector)
+                    owners.append(self.ids.index(spec.id))
+            for keyword in spec.keywords:
+                words.update(dict.fromkeys(map(stem, self.content(tokens(keyword))), 2.0))
+            vocab.append(words)
+        spread = {w: sum(w in v for v in vocab) for v in vocab for w in v}
+        self.weights = {w: np.array([v.get(w, 0.0) * np.log(len(vocab) / spread[w]) for v in vocab]) for w in spread}
+        self.prototypes = np.stack(rows)
+        self._owner_index = np.array(owners)
+        # The phrasings' words with a vector, for words a sentence says that no phrasing uses.
+        near = [(w, v) for w in self.weights if (v := self.vectors.vector(w)) is not None]
+        self._near_vectors = np.stack([v for _, v in near])
+        self._near_weights = np.stack([self.weights[w] for w, _ in near])
+
+    def content(self, words: list[str]) -> list[str]:
+        return [w for w in words if w not in self.stop and len(w) > 2 and not w.isdigit()]
+
+    def shared_words(self, words: list[str]) -> np.ndarray:
+        """Per concern: the weight of the sentence's words found in its phrasings; a word no
+        phrasing uses counts as its nearest phrasing word when they are close (cosine ≥
+        :data:`NEAR_WORD`), scaled by that similarity."""
+        total = np.zeros(len(self.ids))
+        for w in dict.fromkeys(map(stem, self.content(words))):
+            if w in self.weights:
+                total += self.weights[w]
+            elif NEAR_WORD <= 1 and (vector := self.vectors.vector(w)) is not None:
+                sims = self._near_vectors @ vector
+                nearest = int(sims.argmax())
+                if sims[nearest] >= NEAR_WORD:
+                    total += self._near_weights[nearest] * sims[nearest]
+        return total
+
+    def similarity(self, words: list[str]) -> np.ndarray:
+        """Per concern: the cosine similarity of the sentence to its nearest phrasing."""
+        vector = self.vectors.mean(self.content(words))
+        best = np.full(len(self.ids), -1.0)
+        if vector.any():
+            np.maximum.at(best, self._owner_index, self.prototypes @ vector)
+        return best
+
+
+class NaturalUnderstanding(LexicalUnderstanding):
+    """Reads what a person means: act families by a small trained model, topics from the pack.
+
+    Args:
+        pack: the scenario pack (keywords and phrasings for topics; the fault screen's lexicon).
+        act_model: the act model; default: the shipped one.
+        word_vectors: the static word vectors; default: the shipped ones.
+    """
+
+    def __init__(
+        self, pack: ScenarioPack, *, act_model: ActModel | None = None, word_vectors: WordVectors | None = None
+    ):
+        super().__init__(pack)
+        self.vectors = word_vectors or shipped_word_vectors()
+        self.model = act_model or shipped_act_model()
+        self._vocabulary = self._vocabulary | self.vectors.words
+        self.topics = TopicReader(pack, self.vectors)
+        self._read = lru_cache(maxsize=16384)(self._read_sentence)
+
+    def features(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> tuple[np.ndarray, list[int]]:
+        """The act model's input for one sentence: ``(dense, hashed n-grams)``."""
+        masked = f" {' '.join(words)} "
+        for phrase, _ in hits:
+            masked = masked.replace(f" {phrase} ", f" {TOPIC} ")
+        pack_cues = self._lexicon.find(words)
+        own_cues = cue_index().find(words)
+        counts = [pack_cues.count(c) for c in LEXICON_CATEGORIES] + [own_cues.count(c) for c in CUES]
+        dense = np.concatenate([self.vectors.mean(words), [float(bool(hits))], np.log1p(counts)]).astype(np.float32)
+        return dense, ngrams(masked.split(), sentence.rstrip().endswith("?"))
+
+    def _similar_topic(self, words: list[str]) -> str | None:
+        shared = self.topics.shared_words(words)
+        order = np.argsort(-shared, kind="stable")
+        if shared[order[0]] >= SHARED_WORDS and shared[order[0]] - shared[order[1]] >= SHARED_MARGIN:
+            return self.topics.ids[order[0]]
+        similarity = self.topics.similarity(words)
+        order = np.argsort(-similarity, kind="stable")
+        if similarity[order[0]] >= TOPIC_SIMILARITY and similarity[order[0]] - similarity[order[1]] >= TOPIC_MARGIN:
+            return self.topics.ids[order[0]]
+        return None
+
+    def families(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> list[str]:
+        """The act families the model reads in one sentence."""
+        scores = self.model.probabilities(*self.features(sentence, words, hits))
+        found = [c for c, s in zip(CLASSES, scores, strict=True) if s >= ACT_THRESHOLD]
+        best = CLASSES[int(scores.argmax())]
+        if not found and (best not in CAREFUL or scores.max() >= CAREFUL_THRESHOLD):
+            found = [best]
+        return found
+
+    def _sentence_acts(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> list[AgentAct]:
+        return list(self._read(sentence, tuple(words), tuple(hits)))
+
+    def _read_sentence(self, sentence: str, words: tuple[str, ...], hits: tuple[tuple[str, str], ...]) -> tuple:
+        families = self.families(sentence, list(words), list(hits))
+        topics = list(dict.fromkeys(topic for _, topic in hits))
+        if not topics and ("probe" in families or "answer" in families):
+            similar = self._similar_topic(list(words))
+            topics = [similar] if similar else []
+        acts = []
+        for family in families:
+            if family == "probe":
+                acts += [AgentAct(A.PROBE, t) for t in topics] if topics else [AgentAct(A.PROBE_OPEN)]
+            elif family == "answer":
+                acts += [AgentAct(A.ADDRESS, t) for t in topics] if topics else [AgentAct(A.PITCH)]
+            elif family == "offer":
+                acts += [AgentAct(A.OFFER, t) for t in topics] if topics else [AgentAct(A.OFFER)]
+            else:
+                acts.append(AgentAct(family))
+        # An answer that is also an offer counts once, as the offer.
+        offered = {a.topic for a in acts if a.act == A.OFFER and a.topic}
+        return tuple(a for a in acts if not (a.act == A.ADDRESS and a.topic in offered))

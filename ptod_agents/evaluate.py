@@ -11,11 +11,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from ptod_agents.policy import Policy
 from ptod_agents.rollout import Start, make_envs, play
-from ptod_env.evaluation import episode_metrics, episode_options
+from ptod_env.evaluation import episode_metrics, episode_options, progress_bar
 from ptod_env.records import EpisodeWriter
 
 PASS_AT = (1, 2, 4, 8, 16)
@@ -72,7 +70,7 @@ def evaluate_policy(
     played = []
     writer = EpisodeWriter(record, mode="w") if record else None
     try:
-        with tqdm(total=len(starts), desc=f"{name} {view} view", disable=not progress, unit="ep") as bar:
+        with progress_bar(total=len(starts), enabled=progress, desc=f"{name} {view} view", unit="ep") as bar:
             for first in range(0, len(starts), batch_size):
                 chunk = starts[first : first + batch_size]
                 batch = play(

@@ -6,6 +6,7 @@ table in the project reports the same figures the same way.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,6 +21,22 @@ from ptod_env.records import EpisodeBuilder, EpisodeWriter
 
 OUTCOMES = ("accepted", "rejected", "hung_up", "timeout")
 _DISCOVERED = frozenset({"hinted", "voiced", "addressed", "resolved"})
+LOG_REFRESH_SECONDS = 60.0
+"""Refresh interval of a progress bar written to a file or pipe rather than a terminal."""
+
+
+def progress_bar(iterable: Iterable[Any] | None = None, *, enabled: bool = True, **kwargs: Any) -> tqdm:
+    """A tqdm bar on stderr that suits where stderr goes.
+
+    In a terminal it redraws in place as usual. In a log file every redraw is a new ``\r``
+    chunk, so a bar refreshed ten times a second leaves hundreds of copies: there it refreshes
+    at most every :data:`LOG_REFRESH_SECONDS`, which keeps a line of progress per minute for a
+    long run and only the first and last state for a short one.
+    """
+    if not sys.stderr.isatty():
+        kwargs.setdefault("mininterval", LOG_REFRESH_SECONDS)
+        kwargs.setdefault("maxinterval", max(LOG_REFRESH_SECONDS, kwargs["mininterval"]))
+    return tqdm(iterable, disable=not enabled, file=sys.stderr, **kwargs)
 
 
 def env_id_for(domain: str) -> str:
@@ -104,7 +121,7 @@ def evaluate(
     writer = EpisodeWriter(record, mode="w") if record else None
     records = []
     try:
-        for i in tqdm(range(episodes), desc=f"{name} on {domain}/{split}", disable=not progress, unit="ep"):
+        for i in progress_bar(range(episodes), enabled=progress, desc=f"{name} on {domain}/{split}", unit="ep"):
             rec = run_episode(
                 env, policy, seed=seed + i, options=episode_options(split, i), domain=domain, agent_name=name
             )

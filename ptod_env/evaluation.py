@@ -132,6 +132,11 @@ class ReferenceRollout:
             for i in users
         ]
 
+    def close(self) -> None:
+        env = self.__dict__.pop("_env", None)
+        if env is not None:
+            env.close()
+
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_env"}
 
@@ -169,6 +174,7 @@ def evaluate(
                     writer.write(rec)
                 bar.update(len(chunk))
     finally:
+        job.close()
         if writer:
             writer.close()
     return {"agent": name, "domain": domain, "split": split, "seed": seed, **episode_metrics(records)}

@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ptod_agents.policy import Policy
 from ptod_agents.rollout import Start, make_envs, play
 from ptod_env.evaluation import episode_metrics, episode_options, progress_bar
 from ptod_env.records import EpisodeWriter
+
+if TYPE_CHECKING:
+    from ptod_agents.served import ServedPolicy
 
 PASS_AT = (1, 2, 4, 8, 16)
 
@@ -48,7 +51,7 @@ class PolicyRollout:
     depend on which process plays it. Returns the chunk's ``(user, record)`` pairs and, for a
     policy that keeps them (:class:`ptod_agents.served.ServedPolicy`), its request counters."""
 
-    policy: Any
+    policy: Policy | ServedPolicy
     domain: str
     split: str
     samples: int
@@ -98,7 +101,7 @@ class PolicyRollout:
 
 
 def evaluate_policy(
-    policy: Policy,
+    policy: Policy | ServedPolicy,
     *,
     domain: str = "merchant_recruitment",
     split: str = "test",
@@ -120,9 +123,10 @@ def evaluate_policy(
     """Play ``episodes`` users × ``samples`` attempts and return
     :func:`ptod_env.evaluation.episode_metrics` over all attempts, pass@k over users, and the
     settings. ``teacher_concerns="shuffled"`` lists random concerns in the teacher view (the
-    ablation); those are drawn from a generator seeded by ``seed`` and the chunk. Users are played in chunks of
-    ``batch_size // samples`` (:class:`PolicyRollout`); ``workers > 1`` spreads the chunks over
-    Ray actors with the same results. A served policy adds its request figures under ``served``."""
+    ablation); those are drawn from a generator seeded by ``seed`` and the chunk. Users are played
+    in chunks of ``batch_size // samples`` (:class:`PolicyRollout`); ``workers > 1`` spreads the
+    chunks over Ray actors with the same results. A served policy
+    (:class:`ptod_agents.served.ServedPolicy`) adds its request figures under ``served``."""
     from ptod_env.distributed import map_chunks, user_chunks
 
     job = PolicyRollout(

@@ -115,7 +115,7 @@ class ReferenceRollout:
     name: str = "agent"
 
     def __call__(self, users: list[int]) -> list[dict[str, Any]]:
-        if getattr(self, "_env", None) is None:  # built once per process, reused for every chunk
+        if "_env" not in self.__dict__:  # built once per process, reused for every chunk
             self._env = gym.make(env_id_for(self.domain), split=self.split, **self.env_kwargs)
         pack = self._env.unwrapped.pack
         return [

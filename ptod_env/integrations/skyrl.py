@@ -33,6 +33,7 @@ from skyrl_gym.envs.base_text_env import BaseTextEnv, BaseTextEnvStepOutput, Con
 from skyrl_gym.envs.registration import register, registry
 
 from ptod_env import MAX_TURNS
+from ptod_env.env import EpisodeOverError
 from ptod_env.evaluation import episode_options
 from ptod_env.persona import SPLITS
 from ptod_env.scenario import shipped_scenarios
@@ -91,6 +92,7 @@ class ProactiveSalesTextEnv(BaseTextEnv):
             env = StateTransitionReward(env, **_shaping_kwargs(config.get("shaping") or {}))
         self.env = env
         self.system_prompt = DEFAULT_SYSTEM_PROMPT
+        self.chat: ChatMessages | None = None
         self.info: dict[str, Any] = {}
 
     def init(self, prompt: ConversationType) -> tuple[ConversationType, dict[str, Any]]:
@@ -108,6 +110,8 @@ class ProactiveSalesTextEnv(BaseTextEnv):
     def step(self, action: str) -> BaseTextEnvStepOutput:
         """Say ``action`` (the model's whole reply) and get the user's reply as one ``user``
         message, the turn's reward, ``done`` and the privileged ``metadata`` (the env's ``info``)."""
+        if self.chat is None:
+            raise EpisodeOverError("call init(prompt) before step()")
         messages, reward, terminated, truncated, info = self.chat.step(action)
         self.turns += 1
         self.info = info

@@ -91,6 +91,14 @@ def test_bad_config_is_a_clear_error():
         )
 
 
+def test_step_before_init_is_a_clear_error():
+    from ptod_env import EpisodeOverError
+
+    env = skyrl_gym.make(skyrl_env_id("merchant_recruitment"), env_config={}, extras={})
+    with pytest.raises(EpisodeOverError, match="init"):
+        env.step("Hello.")
+
+
 def test_turn_cap_is_a_truncation_with_timeout_outcome():
     env = skyrl_gym.make(skyrl_env_id("merchant_recruitment"), env_config={}, extras={"max_turns": 2})
     env.init([])

@@ -27,6 +27,7 @@ def test_episodes_do_not_depend_on_how_users_are_chunked():
     assert job([7]) == [whole[7]]  # any user replays alone
 
 
+@pytest.mark.slow  # starts Ray and its actors: ~15-40 s on 2 shared cores
 def test_rollout_on_ray_workers_matches_the_local_run(tmp_path, capsys):
     pytest.importorskip("ray")
     results = {}

@@ -11,8 +11,9 @@ import typing
 from ptod_agents.config import CONFIGS, TrainConfig
 from ptod_agents.presets import PRESETS
 from ptod_agents.prompts import TEACHER_CONCERNS, VIEWS
-from ptod_env.cli import add_env_arguments, format_table, positive_int
+from ptod_env.cli import add_env_arguments, add_workers_argument, format_table, positive_int
 from ptod_env.understanding import DEFAULT_UNDERSTANDING
+from wrappers.views import DEFAULT_SYSTEM_PROMPT
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -36,8 +37,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(run=run_train)
 
-    evaluate = subparsers.add_parser("eval", help="evaluate a trained policy or a chat model directory")
-    evaluate.add_argument("--policy", required=True, metavar="DIR", help="a ptod run/policy dir or a HF chat model dir")
+    evaluate = subparsers.add_parser("eval", help="evaluate a trained policy, a chat model directory or a served model")
+    evaluate.add_argument(
+        "--policy",
+        required=True,
+        metavar="DIR|openai:MODEL",
+        help="a ptod run/policy dir, a HF chat model dir, or openai:MODEL served at --base-url",
+    )
     evaluate.add_argument("--episodes", type=positive_int, default=48, help="users evaluated")
     evaluate.add_argument("--samples", type=positive_int, default=1, help="attempts per user (pass@k for k <= this)")
     add_env_arguments(evaluate)
@@ -55,6 +61,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--speech", default="template", help="env speech backend")
     evaluate.add_argument("--record", metavar="FILE.jsonl", help="write every episode")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    add_workers_argument(evaluate)
+    served = evaluate.add_argument_group("served model (--policy openai:MODEL)")
+    served.add_argument("--base-url", help="the OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1")
+    served.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    served.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    served.add_argument("--retries", type=int, default=2, help="retries of a failed request (then the turn is silence)")
+    served.add_argument("--concurrency", type=positive_int, default=8, help="requests in flight at once (per worker)")
+    served.add_argument(
+        "--system-prompt",
+        default=DEFAULT_SYSTEM_PROMPT,
+        help="system message before each view ('' for none, e.g. a model trained by ptod train)",
+    )
     evaluate.set_defaults(run=run_eval)
 
 
@@ -113,11 +131,26 @@ def run_eval(args: argparse.Namespace) -> int:
     import torch
 
     from ptod_agents.evaluate import evaluate_policy
+    from ptod_agents.served import ServedPolicy, is_served
     from ptod_agents.train import load_policy
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    torch.manual_seed(args.seed)  # the one seeding call: the policy's sampling
-    policy, meta = load_policy(args.policy)
+    if is_served(args.policy):
+        try:
+            policy = ServedPolicy.from_spec(
+                args.policy,
+                args.base_url,
+                api_key_env=args.api_key_env,
+                timeout=args.timeout,
+                retries=args.retries,
+                concurrency=args.concurrency,
+                system_prompt=args.system_prompt,
+            )
+        except ValueError as exc:
+            raise SystemExit(f"ptod eval: {exc}") from None
+        meta = {"algo": args.policy}
+    else:
+        policy, meta = load_policy(args.policy)
     history = args.history_turns if args.history_turns is not None else meta.get("history_turns", 0)
     figures = evaluate_policy(
         policy,
@@ -135,10 +168,18 @@ def run_eval(args: argparse.Namespace) -> int:
         record=args.record,
         progress=not args.json,
         name=meta.get("algo", "policy"),
+        workers=args.workers,
     )
     if args.json:
         print(json.dumps(figures))
     else:
         print(format_table([figures]))
         print("  ".join(f"{key} {value:.3f}" for key, value in figures.items() if key.startswith("pass@")))
+        if "served" in figures:
+            served, latency = figures["served"], figures["served"]["latency_per_turn_s"]
+            print(
+                f"served: {served['turns']} turns, latency per turn mean {latency['mean']}s p50 {latency['p50']}s "
+                f"p95 {latency['p95']}s; {served['failed_turns']} failed turns, {served['retries']} retries, "
+                f"{served['timeouts']} timeouts, {served['errors']} errors, {served['empty_replies']} empty replies"
+            )
     return 0

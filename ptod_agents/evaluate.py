@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
-
-from tqdm.auto import tqdm
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ptod_agents.policy import Policy
 from ptod_agents.rollout import Start, make_envs, play
-from ptod_env.evaluation import episode_metrics, episode_options
+from ptod_env.evaluation import episode_metrics, episode_options, progress_bar
 from ptod_env.records import EpisodeWriter
+
+if TYPE_CHECKING:
+    from ptod_agents.served import ServedPolicy
 
 PASS_AT = (1, 2, 4, 8, 16)
 
@@ -41,8 +43,65 @@ def pass_at(successes: Sequence[int], attempts: int, ks: Sequence[int] = PASS_AT
     }
 
 
+@dataclass
+class PolicyRollout:
+    """A picklable job (see :mod:`ptod_env.distributed`) playing users with a policy: each user
+    ``i`` is attempted ``samples`` times from env seed ``seed + i``. A chunk of users is one
+    lockstep batch whose sampling is seeded from ``(seed, first user)``, so its episodes do not
+    depend on which process plays it. Returns the chunk's ``(user, record)`` pairs and, for a
+    policy that keeps them (:class:`ptod_agents.served.ServedPolicy`), its request counters."""
+
+    policy: Policy | ServedPolicy
+    domain: str
+    split: str
+    samples: int
+    view: str
+    teacher_concerns: str
+    seed: int
+    history_turns: int
+    max_new_tokens: int
+    temperature: float
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    name: str = "policy"
+
+    def __call__(self, users: list[int]) -> dict[str, Any]:
+        import numpy as np
+        import torch
+
+        starts = [
+            Start(self.seed + i, episode_options(self.split, i), group=i) for i in users for _ in range(self.samples)
+        ]
+        envs = self.__dict__.setdefault("_envs", [])
+        envs += make_envs(max(0, len(starts) - len(envs)), self.domain, self.split, self.env_kwargs)
+        if hasattr(self.policy, "reset_stats"):
+            self.policy.reset_stats()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed * 1_000_003 + users[0])
+            played = play(
+                self.policy,
+                envs,
+                starts,
+                view=self.view,
+                teacher_concerns=self.teacher_concerns,
+                history_turns=self.history_turns,
+                max_new_tokens=self.max_new_tokens,
+                temperature=self.temperature,
+                rng=np.random.default_rng([self.seed, users[0]]),
+                agent_name=self.name,
+            )
+        stats = self.policy.stats() if hasattr(self.policy, "stats") else None
+        return {"episodes": [(e.group, e.record) for e in played], "stats": stats}
+
+    def close(self) -> None:
+        for env in self.__dict__.pop("_envs", []):
+            env.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_envs"}
+
+
 def evaluate_policy(
-    policy: Policy,
+    policy: Policy | ServedPolicy,
     *,
     domain: str = "merchant_recruitment",
     split: str = "test",
@@ -59,48 +118,49 @@ def evaluate_policy(
     record: str | None = None,
     progress: bool = True,
     name: str = "policy",
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Play ``episodes`` users × ``samples`` attempts and return
     :func:`ptod_env.evaluation.episode_metrics` over all attempts, pass@k over users, and the
     settings. ``teacher_concerns="shuffled"`` lists random concerns in the teacher view (the
-    ablation); those are drawn from a generator seeded by ``seed``."""
-    import numpy as np
+    ablation); those are drawn from a generator seeded by ``seed`` and the chunk. Users are played
+    in chunks of ``batch_size // samples`` (:class:`PolicyRollout`); ``workers > 1`` spreads the
+    chunks over Ray actors with the same results. A served policy
+    (:class:`ptod_agents.served.ServedPolicy`) adds its request figures under ``served``."""
+    from ptod_env.distributed import map_chunks, user_chunks
 
-    starts = [Start(seed + i, episode_options(split, i), group=i) for i in range(episodes) for _ in range(samples)]
-    envs = make_envs(min(batch_size, len(starts)), domain, split, env_kwargs)
-    rng = np.random.default_rng(seed)
-    played = []
+    job = PolicyRollout(
+        policy,
+        domain,
+        split,
+        samples,
+        view,
+        teacher_concerns,
+        seed,
+        history_turns,
+        max_new_tokens,
+        temperature,
+        dict(env_kwargs or {}),
+        name,
+    )
+    played, stats = [], []
     writer = EpisodeWriter(record, mode="w") if record else None
     try:
-        with tqdm(total=len(starts), desc=f"{name} {view} view", disable=not progress, unit="ep") as bar:
-            for first in range(0, len(starts), batch_size):
-                chunk = starts[first : first + batch_size]
-                batch = play(
-                    policy,
-                    envs,
-                    chunk,
-                    view=view,
-                    teacher_concerns=teacher_concerns,
-                    history_turns=history_turns,
-                    max_new_tokens=max_new_tokens,
-                    temperature=temperature,
-                    rng=rng,
-                    agent_name=name,
-                )
-                played += batch
-                if writer:
-                    for episode in batch:
-                        writer.write(episode.record)
-                bar.update(len(chunk))
+        with progress_bar(total=episodes * samples, enabled=progress, desc=f"{name} {view} view", unit="ep") as bar:
+            for chunk in map_chunks(job, user_chunks(episodes, max(1, batch_size // samples)), workers):
+                played += chunk["episodes"]
+                stats += [chunk["stats"]] if chunk["stats"] is not None else []
+                for _, episode in chunk["episodes"] if writer else ():
+                    writer.write(episode)
+                bar.update(len(chunk["episodes"]))
     finally:
+        job.close()
         if writer:
             writer.close()
-        for env in envs:
-            env.close()
     successes = [0] * episodes
-    for episode in played:
-        successes[episode.group] += episode.record["outcome"] == "accepted"
-    return {
+    for user, episode in played:
+        successes[user] += episode["outcome"] == "accepted"
+    figures = {
         "agent": name,
         "domain": domain,
         "split": split,
@@ -109,6 +169,11 @@ def evaluate_policy(
         "teacher_concerns": teacher_concerns,
         "samples": samples,
         "temperature": temperature,
-        **episode_metrics(e.record for e in played),
+        **episode_metrics(episode for _, episode in played),
         **pass_at(successes, samples),
     }
+    if stats:
+        from ptod_agents.served import served_figures
+
+        figures["served"] = served_figures(stats)
+    return figures

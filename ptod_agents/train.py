@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ptod_agents.config import CONFIGS, LearnToAskConfig, OnPolicyConfig, SFTConfig, TrainConfig
 from ptod_agents.evaluate import evaluate_policy
@@ -34,6 +33,7 @@ from ptod_agents.offline import LearnToAskLearner, SFTLearner
 from ptod_agents.onpolicy import OnPolicyLearner
 from ptod_agents.policy import Policy
 from ptod_agents.presets import preset_dir
+from ptod_env.evaluation import progress_bar
 
 POLICY_META = "ptod.json"
 
@@ -205,10 +205,10 @@ def train(
     if checkpoint is not None:
         learner.load_state_dict(state["learner"])
         torch.set_rng_state(state["torch_rng"])
-    for update in tqdm(
+    for update in progress_bar(
         range(first, config.updates),
+        enabled=progress,
         desc=f"{algo} {out.name}",
-        disable=not progress,
         initial=first,
         total=config.updates,
         unit="update",

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     rollout.add_argument("--seed", type=int, default=0, help="episode i uses env seed SEED+i")
     rollout.add_argument("--json", action="store_true", help="print one JSON object per run instead of a table")
     rollout.add_argument("--record", metavar="FILE.jsonl", help="write every episode, with privileged info")
+    add_workers_argument(rollout)
     rollout.set_defaults(run=run_rollout)
 
     for module in COMMAND_MODULES:
@@ -82,6 +83,16 @@ def shipped_domains() -> list[str]:
     return [name for name in shipped_scenarios() if name in registered]
 
 
+def add_workers_argument(parser: argparse.ArgumentParser) -> None:
+    """``--workers N``: spread users over N Ray actors (same results as 1, which needs no Ray)."""
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="Ray actors to spread users over (default 1: this process, no Ray); joins $RAY_ADDRESS if set",
+    )
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -97,7 +108,15 @@ def run_rollout(args: argparse.Namespace) -> int:
     if args.record and len(agents) * len(domains) > 1:
         raise SystemExit("ptod rollout: --record needs a single --agent and --domain")
     rows = [
-        evaluate(agent, domain=domain, split=args.split, episodes=args.episodes, seed=args.seed, record=args.record)
+        evaluate(
+            agent,
+            domain=domain,
+            split=args.split,
+            episodes=args.episodes,
+            seed=args.seed,
+            record=args.record,
+            workers=args.workers,
+        )
         for domain in domains
         for agent in agents
     ]

@@ -153,3 +153,22 @@ def test_a_broken_pack_file_names_field_and_fix(example_pack, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["rollout", "--agent", "oracle", "--scenario", str(path)])
     assert "field 'traits.patience'" in capsys.readouterr().err
+
+
+def test_progress_bars_in_a_log_file_do_not_repeat(monkeypatch):
+    import itertools
+
+    import tqdm.std
+
+    from ptod_env.evaluation import evaluate
+
+    # A clock that advances one second per reading: every update is "due" for a terminal bar
+    # (10 redraws a second), which is what a long run looks like to tqdm.
+    ticks = itertools.count()
+    monkeypatch.setattr(tqdm.std, "time", lambda: float(next(ticks)))
+    log = io.StringIO()  # not a terminal, like `ptod rollout ... 2> run.log`
+    monkeypatch.setattr(sys, "stderr", log)
+    evaluate("proactive", episodes=60, progress=True)
+    draws = [chunk for chunk in log.getvalue().split("\r") if chunk.strip()]
+    assert "60/60" in draws[-1]
+    assert len(draws) <= 5, draws  # once a (fake) minute, not once per episode

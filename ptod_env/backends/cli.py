@@ -136,5 +136,14 @@ def format_simcheck_table(rows: list[dict[str, Any]]) -> str:
 def run_prepare_model(args: argparse.Namespace) -> int:
     from ptod_env.backends.models import prepare_model
 
-    print(prepare_model(args.name, args.cache, source=args.source, force=args.force))
+    try:
+        path = prepare_model(args.name, args.cache, source=args.source, force=args.force)
+    except FileNotFoundError as exc:
+        # A missing package or file is the user's setup, not a bug: the message says the fix.
+        raise SystemExit(f"ptod prepare-model: {exc}") from None
+    except ImportError as exc:
+        raise SystemExit(
+            f"ptod prepare-model: {exc} (the converter needs the llm extra: pip install -e '.[llm]')"
+        ) from None
+    print(path)
     return 0

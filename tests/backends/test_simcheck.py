@@ -64,3 +64,16 @@ def test_prepare_model_keeps_an_existing_directory(tmp_path):
     target.mkdir(parents=True)
     (target / "config.json").write_text("{}")
     assert prepare_model("smollm2", tmp_path) == target
+
+
+def test_prepare_model_cli_reports_a_missing_package_without_a_traceback(tmp_path, monkeypatch):
+    from ptod_env.backends import models
+
+    absent = models.GGUFModel("llm-absent", "llm_absent_package", "absent.gguf", "absent")
+    monkeypatch.setitem(models.MODELS, "smollm2", absent)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["prepare-model", "smollm2", "--cache", str(tmp_path)])
+    # SystemExit with a message: Python prints it and exits 1, no traceback.
+    assert isinstance(exit_info.value.code, str)
+    assert "llm-absent is not installed" in exit_info.value.code
+    assert "pip download --no-deps llm-absent" in exit_info.value.code

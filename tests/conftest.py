@@ -1,9 +1,9 @@
-from pathlib import Path
 import json
 import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -36,6 +36,8 @@ def example_pack(tmp_path_factory):
     path = tmp_path_factory.mktemp("packs") / "example_solar.yaml"
     path.write_text(text, encoding="utf-8")
     return str(path)
+
+
 class FakeChatServer:
     """A chat-completions server on 127.0.0.1 that answers from a script.
 

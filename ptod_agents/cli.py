@@ -19,6 +19,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a policy (GRPO, AOPD, STPR, SI-AVPO, SFT, Learn-to-Ask)")
     train.add_argument("--algo", choices=sorted(CONFIGS), required=True)
     train.add_argument("--out", required=True, metavar="DIR", help="run directory (metrics, checkpoints, policy)")
+    add_policy_kind_argument(train)
     train.add_argument("--preset", choices=sorted(PRESETS), default="tiny-cpu", help="model built when no --init")
     train.add_argument("--init", metavar="DIR", help="start from this run directory or model directory")
     train.add_argument("--seed", type=int, default=0)
@@ -36,7 +37,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train.set_defaults(run=run_train)
 
     evaluate = subparsers.add_parser("eval", help="evaluate a trained policy or a chat model directory")
-    evaluate.add_argument("--policy", required=True, metavar="DIR", help="a ptod run/policy dir or a HF chat model dir")
+    evaluate.add_argument(
+        "--policy", required=True, metavar="DIR", help="a ptod run/policy dir (LM or act policy) or a HF chat model dir"
+    )
     evaluate.add_argument("--episodes", type=positive_int, default=48, help="users evaluated")
     evaluate.add_argument("--samples", type=positive_int, default=1, help="attempts per user (pass@k for k <= this)")
     add_env_arguments(evaluate)
@@ -55,6 +58,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--record", metavar="FILE.jsonl", help="write every episode")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     evaluate.set_defaults(run=run_eval)
+
+
+def add_policy_kind_argument(parser: argparse.ArgumentParser) -> None:
+    """``--policy lm|acts``: the kind of fresh policy ``ptod train`` builds when no ``--init``."""
+    parser.add_argument(
+        "--policy",
+        choices=("lm", "acts"),
+        default="lm",
+        dest="policy_kind",
+        help="lm: a language model (--preset) on the text env; acts: a small network over wrappers.DialogueActs",
+    )
 
 
 def parse_overrides(config_class: type[TrainConfig], pairs: list[str]) -> dict[str, typing.Any]:
@@ -98,6 +112,7 @@ def run_train(args: argparse.Namespace) -> int:
         config=config,
         init=args.init,
         preset=args.preset,
+        policy_kind=args.policy_kind,
         seed=args.seed,
         resume=args.resume,
         cache_dir=args.cache,

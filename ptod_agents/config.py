@@ -23,6 +23,7 @@ DIVERGENCES = ("reverse_kl", "forward_kl", "jsd", "sampled_token")
 """Token divergences of :func:`ptod_agents.losses.distillation_loss`."""
 TEACHERS = ("live", "frozen", "ema")
 STPR_VARIANTS = ("additive", "sign")
+STPR_CREDITS = ("turn_baseline", "turn_reward", "return_to_go")
 
 
 def _positive(config: object, *names: str) -> None:
@@ -151,13 +152,18 @@ class STPRConfig(GRPOConfig):
     variant: str = "additive"
     """``additive`` or ``sign`` (see the class docstring)."""
     lam: float = 0.5
-    """λ, the weight of the normalized return-to-go of turn rewards (``additive`` only)."""
+    """λ, the weight of the normalized turn-level term (``additive`` only)."""
+    credit: str = "turn_baseline"
+    """What the additive term credits (:func:`ptod_agents.losses.stpr_additive`): ``turn_baseline``
+    (r_k minus the group's mean r at the same turn index; default), ``turn_reward`` (r_k) or
+    ``return_to_go`` (Σ_{j≥k} r_j); the last two are mostly turn position (docs/RESULTS.md)."""
     potential: PotentialWeights = field(default_factory=PotentialWeights)
     """Weights of Φ's stage, trust and concern-progress terms."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _choice(self, "variant", STPR_VARIANTS)
+        _choice(self, "credit", STPR_CREDITS)
         _non_negative(self, "lam")
         if not isinstance(self.potential, PotentialWeights):
             raise ValueError(f"STPRConfig.potential must be a PotentialWeights, got {self.potential!r}")
@@ -172,8 +178,10 @@ class AOPDConfig(OnPolicyConfig):
     """``reverse_kl``, ``forward_kl``, ``jsd`` or ``sampled_token``."""
     jsd_alpha: float = 0.5
     """α of the generalized JSD (``divergence="jsd"``)."""
-    teacher: str = "live"
-    """``live`` (current weights), ``frozen`` (initial weights) or ``ema`` (moving average)."""
+    teacher: str = "frozen"
+    """``frozen`` (the initial weights; default, chosen on figures: docs/RESULTS.md), ``ema``
+    (a moving average of the student's weights) or ``live`` (the current weights: the student
+    view and the teacher view then collapse together, docs/learners.md)."""
     ema_decay: float = 0.9
     """Per-update decay of the EMA teacher (``teacher="ema"``)."""
     teacher_concerns: str = "true"

@@ -13,7 +13,6 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ptod_agents.policy import Policy
 from ptod_agents.rollout import Start, make_envs, play
 from ptod_env.evaluation import episode_metrics, episode_options
 from ptod_env.records import EpisodeWriter
@@ -42,7 +41,7 @@ def pass_at(successes: Sequence[int], attempts: int, ks: Sequence[int] = PASS_AT
 
 
 def evaluate_policy(
-    policy: Policy,
+    policy,
     *,
     domain: str = "merchant_recruitment",
     split: str = "test",
@@ -67,7 +66,7 @@ def evaluate_policy(
     import numpy as np
 
     starts = [Start(seed + i, episode_options(split, i), group=i) for i in range(episodes) for _ in range(samples)]
-    envs = make_envs(min(batch_size, len(starts)), domain, split, env_kwargs)
+    envs = make_envs(policy, min(batch_size, len(starts)), domain, split, env_kwargs)
     rng = np.random.default_rng(seed)
     played = []
     writer = EpisodeWriter(record, mode="w") if record else None

@@ -43,7 +43,9 @@ def _commit() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=5, help="independent replicates (base, training, sampling)")
+    parser.add_argument(
+        "--seeds", type=int, help="independent replicates (base, training, sampling); default 5, or 2 with --quick"
+    )
     parser.add_argument("--quick", action="store_true", help="the smaller budget (ptod_agents.experiment.QUICK)")
     parser.add_argument("--workers", type=int, default=2, help="processes running seeds in parallel")
     parser.add_argument("--methods", help="comma-separated method names (default: all)")
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="JSON lines only (the default prints them too)")
     args = parser.parse_args()
     budget = QUICK if args.quick else FULL
+    args.seeds = args.seeds or (2 if args.quick else 5)
     names = args.methods.split(",") if args.methods else [m.name for m in METHODS]
     methods = [m for m in METHODS if m.name in names]
     if "base" not in names or len(methods) != len(names):
@@ -82,8 +85,9 @@ def main() -> None:
         base = {"base (student view)": means["base"], "base, teacher view": means.get("base (teacher view)", 0.0)}
         learners = [n for n in ("GRPO", "STPR", "AOPD", "SI-AVPO", "SI-AVPO (shuffled concerns)") if n in names]
         tag = f"{args.seeds} seeds x {budget.curve_users} test users, 95% bands"
-        plot_curves(replicates, learners, out / "asymmetric_acts_curves.png", f"Act level: learners from the base ({tag})", base)
-        aopd = [n for n in ("AOPD", "AOPD (live teacher)", "AOPD (EMA teacher)") if n in names]
+        title = f"Act level: learners from the base ({tag})"
+        plot_curves(replicates, learners, out / "asymmetric_acts_curves.png", title, base)
+        aopd = [n for n in ("AOPD", "AOPD (EMA teacher)", "AOPD (live teacher)") if n in names]
         plot_curves(replicates, aopd, out / "asymmetric_acts_aopd_teachers.png", f"AOPD teachers ({tag})", base)
         plateau = [r for r in rows if "pass@k" in r]
         plot_pass_at(plateau, out / "asymmetric_acts_pass_at_k.png", f"The base's pass@k ({args.seeds} seeds)")

@@ -36,10 +36,9 @@ from ptod_agents.config import (
     TrainConfig,
 )
 from ptod_agents.evaluate import PASS_AT, pass_at_k
-from ptod_agents.onpolicy import OnPolicyLearner
+from ptod_agents.losses import group_normalized, stpr_additive
 from ptod_agents.rollout import Start, make_envs, play
 from ptod_agents.scoring import groups_of, turn_rewards
-from ptod_agents.losses import group_normalized, stpr_additive
 from ptod_agents.train import make_learner
 from ptod_env.evaluation import episode_options
 from ptod_env.persona import TEST_USERS
@@ -68,15 +67,15 @@ class Budget:
     base_episodes: int = 300
     base_updates: int = 1500
     base_batch: int = 64
-    updates: int = 100
+    updates: int = 60
     users: int = 8
     group_size: int = 8
     lr: float = 1e-3
     test_users: int = 1000
-    pass_users: int = 1000
+    pass_users: int = 300
     curve_users: int = 200
-    curve_points: int = 6
-    ppo_timesteps: int = 40_000
+    curve_points: int = 4
+    ppo_timesteps: int = 20_000
 
     @property
     def training_calls(self) -> int:
@@ -85,14 +84,14 @@ class Budget:
 
 FULL = Budget()
 QUICK = Budget(
-    base_episodes=150,
-    base_updates=800,
-    updates=40,
-    test_users=400,
-    pass_users=200,
+    base_episodes=100,
+    base_updates=600,
+    updates=20,
+    test_users=300,
+    pass_users=100,
     curve_users=100,
     curve_points=3,
-    ppo_timesteps=10_000,
+    ppo_timesteps=5_000,
 )
 
 
@@ -114,7 +113,6 @@ METHODS = (
     Method("STPR", "stpr"),
     Method("STPR (return-to-go credit)", "stpr", {"credit": "return_to_go"}),
     Method("AOPD", "aopd"),
-    Method("AOPD (frozen teacher)", "aopd", {"teacher": "frozen"}),
     Method("AOPD (EMA teacher)", "aopd", {"teacher": "ema"}),
     Method("AOPD (live teacher)", "aopd", {"teacher": "live"}),
     Method("SI-AVPO", "siavpo"),
@@ -382,7 +380,7 @@ def run_replicate(
         result["outcomes"][method.name] = user_outcomes(
             trained, budget.test_users, view=view, seed=seed + 1, split=split
         )[:, 0]
-        if method.algo in ("aopd", "siavpo", "stpr", "grpo"):
+        if method.algo in ("aopd", "siavpo", "stpr"):
             # Does training on student-view calls degrade what the teacher view knew?
             result["teacher_view"][method.name] = user_outcomes(
                 trained, budget.test_users, view="teacher", seed=seed + 2, split=split
@@ -416,7 +414,9 @@ def report(replicates: Sequence[dict[str, Any]], methods: Sequence[Method], budg
                 "attempts": max(PASS_AT),
                 "users": per_k.shape[1],
                 "pass@k": {f"pass@{k}": round(float(per_k[:, :, j].mean()), 4) for j, k in enumerate(ks)},
-                "ci95": {f"pass@{k}": [round(x, 4) for x in bootstrap_ci(per_k[:, :, j], rng)] for j, k in enumerate(ks)},
+                "ci95": {
+                    f"pass@{k}": [round(x, 4) for x in bootstrap_ci(per_k[:, :, j], rng)] for j, k in enumerate(ks)
+                },
             }
         )
     teacher_names = replicates[0]["teacher_view"].keys()
@@ -525,4 +525,3 @@ def plot_pass_at(rows: Sequence[dict[str, Any]], path, title: str) -> None:
 
 def budget_dict(budget: Budget) -> dict[str, Any]:
     return dataclasses.asdict(budget)
-

@@ -86,9 +86,7 @@ def make_envs(policy, count: int, domain: str, split: str, env_kwargs: dict[str,
     return [policy.make_env(domain, split, env_kwargs) for _ in range(count)]
 
 
-def shown_concerns(
-    shown: Sequence[Mapping[str, Any]], current: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+def shown_concerns(shown: Sequence[Mapping[str, Any]], current: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The concerns a teacher view lists now: ``shown`` (fixed at reset), each with the current
     status of the true concern it stands for (position by position)."""
     return [{**dict(s), "status": c["status"]} for s, c in zip(shown, current, strict=True)]
@@ -152,9 +150,9 @@ def play(
             action = policy.action(sample)
             observation, reward, terminated, truncated, info = envs[i].step(action)
             utterance = info.get("utterance", action)
-            episodes[i].turns.append(
-                Turn(text, context, sample.tokens, sample.logprobs, utterance, float(reward), info["transition"], teacher)
-            )
+            transition = info["transition"]
+            turn = Turn(text, context, sample.tokens, sample.logprobs, utterance, float(reward), transition, teacher)
+            episodes[i].turns.append(turn)
             builders[i].add(utterance, _text(envs[i], observation), float(reward), info)
             observations[i], infos[i] = observation, info
             if not (terminated or truncated):

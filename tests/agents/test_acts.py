@@ -30,8 +30,15 @@ def acts():
 def _one_user(policy, view="student", teacher_concerns="true"):
     envs = make_envs(policy, 1, policy.domain, "train")
     rng = np.random.default_rng(0)
-    return play(policy, envs, [Start(3, {"persona_index": 5000}, 0)], view=view, teacher_concerns=teacher_concerns,
-                with_teacher=True, rng=rng)[0]
+    return play(
+        policy,
+        envs,
+        [Start(3, {"persona_index": 5000}, 0)],
+        view=view,
+        teacher_concerns=teacher_concerns,
+        with_teacher=True,
+        rng=rng,
+    )[0]
 
 
 def test_views_share_the_network_and_differ_only_in_the_privileged_block(acts):
@@ -132,7 +139,7 @@ def test_live_teacher_moves_with_the_student_frozen_and_ema_do_not_follow_at_onc
     optimize(policy, optimizer, steering, GRPOConfig(**SMALL, clip=10.0), np.random.default_rng(0))
     for teacher in teachers.values():
         teacher.after_update(policy.model)
-    moved = {mode: float((_probabilities_of(t.model, context) - targets[mode]).abs().sum()) for mode, t in teachers.items()}
+    moved = {m: float((_probabilities_of(t.model, context) - targets[m]).abs().sum()) for m, t in teachers.items()}
     assert moved["frozen"] == 0.0 and moved["live"] > moved["ema"] > 0.0
 
 
@@ -194,10 +201,30 @@ def test_evaluation_is_deterministic_and_intervals_cover_the_mean(acts):
 def test_act_policy_from_the_command_line(tmp_path, capsys):
     base, run = tmp_path / "base", tmp_path / "run"
     common = ["--policy", "acts", "--quiet", "--set", "eval_episodes=4"]
-    assert main(["train", "--algo", "sft", "--out", str(base), "--updates", "5", *common,
-                 "--set", "base_episodes=3"]) == 0
-    assert main(["train", "--algo", "siavpo", "--out", str(run), "--init", str(base), "--updates", "1", *common,
-                 "--set", "users_per_update=1", "--set", "group_size=2"]) == 0
+    assert (
+        main(["train", "--algo", "sft", "--out", str(base), "--updates", "5", *common, "--set", "base_episodes=3"]) == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--algo",
+                "siavpo",
+                "--out",
+                str(run),
+                "--init",
+                str(base),
+                "--updates",
+                "1",
+                *common,
+                "--set",
+                "users_per_update=1",
+                "--set",
+                "group_size=2",
+            ]
+        )
+        == 0
+    )
     assert isinstance(load_policy(run)[0], ActPolicy)
     capsys.readouterr()
     assert main(["eval", "--policy", str(run), "--episodes", "3", "--samples", "2", "--view", "teacher", "--json"]) == 0

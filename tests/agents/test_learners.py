@@ -3,7 +3,15 @@ import pytest
 import torch
 
 from ptod_agents.config import AOPDConfig, GRPOConfig, LearnToAskConfig, SFTConfig, SIAVPOConfig, STPRConfig
-from ptod_agents.offline import REVEALING, AskContext, LearnToAskLearner, SFTLearner, ask_contexts, ask_reward, record_dialogues
+from ptod_agents.offline import (
+    REVEALING,
+    AskContext,
+    LearnToAskLearner,
+    SFTLearner,
+    ask_contexts,
+    ask_reward,
+    record_dialogues,
+)
 from ptod_agents.onpolicy import OnPolicyLearner, Teacher
 from ptod_agents.rollout import Start, make_envs, play
 from ptod_agents.scoring import turn_advantages, turn_samples
@@ -96,9 +104,9 @@ def test_ask_contexts_count_only_revealing_user_acts():
     def turn(act, concern):
         return {"observation": "o", "action": "a", "agent_acts": [], "user_act": {"act": act, "concern": concern}}
 
-    record = {"turns": [turn("acknowledge", "commission"), turn("resolved", "food_quality"), turn("hint", "tablet_tech")]}
+    record = {"turns": [turn("acknowledge", "commission"), turn("resolved", "food_quality"), turn("hint", "tablet")]}
     first, second, third = ask_contexts([record])
-    assert first.revealed == second.revealed == third.revealed == frozenset({"tablet_tech"})
+    assert first.revealed == second.revealed == third.revealed == frozenset({"tablet"})
     record = {"turns": [turn("voice", "commission"), turn("object", "payout_timing"), turn("follow_up", "x")]}
     assert [c.revealed for c in ask_contexts([record])] == [
         frozenset({"commission", "payout_timing"}),

@@ -1,7 +1,7 @@
 """The asymmetric-view claims tested at act level, with statistics.
 
-    python benchmarks/asymmetric_acts.py --seeds 5 --json     # the full experiment (docs/RESULTS.md)
-    python benchmarks/asymmetric_acts.py --quick --json       # a smaller budget, a few minutes
+    python benchmarks/asymmetric_acts.py --seeds 5 --json --plots docs   # the full experiment (docs/RESULTS.md)
+    python benchmarks/asymmetric_acts.py --quick --json                   # a smaller budget, 2 seeds
 
 Every method starts from the same conservative base (behaviour cloning on passive calls in the
 student view and oracle calls in the teacher view, one network) and is evaluated on the same test
@@ -17,21 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ptod_agents.experiment import FULL, METHODS, QUICK, budget_dict, plot_curves, plot_pass_at, report, run_replicate
-
-
-def _replicate(args: tuple) -> dict:
-    import torch
-
-    torch.set_num_threads(1)
-    seed, budget, names, split = args
-    methods = [m for m in METHODS if m.name in names]
-    return run_replicate(seed, budget, methods, lambda line: print(line, file=sys.stderr, flush=True), split)
+from ptod_agents.experiment import (
+    FULL,
+    METHODS,
+    QUICK,
+    budget_dict,
+    draw_curves,
+    draw_pass_at,
+    report,
+    run_experiment,
+    save_figure,
+)
 
 
 def _commit() -> str:
@@ -56,26 +55,17 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="JSON lines only (the default prints them too)")
     args = parser.parse_args()
     budget = QUICK if args.quick else FULL
-    args.seeds = args.seeds or (2 if args.quick else 5)
+    seeds = args.seeds or (2 if args.quick else 5)
     names = args.methods.split(",") if args.methods else [m.name for m in METHODS]
     methods = [m for m in METHODS if m.name in names]
-    if "base" not in names or len(methods) != len(names):
-        raise SystemExit(f"--methods must include 'base' and name methods of {[m.name for m in METHODS]}")
-    started = time.perf_counter()
+    if len(methods) != len(names):
+        raise SystemExit(f"--methods must name methods of {[m.name for m in METHODS]}")
     split = "validation" if args.validation else "test"
-    jobs = [(seed, budget, names, split) for seed in range(args.seeds)]
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        replicates = list(pool.map(_replicate, jobs))
+    started = time.perf_counter()
+    replicates = run_experiment(seeds, budget, methods, args.workers, split)
     rows = report(replicates, methods, budget)
-    wall = round(time.perf_counter() - started, 1)
-    header = {
-        "benchmark": "asymmetric_acts",
-        "commit": _commit(),
-        "users": split,
-        "seeds": args.seeds,
-        "budget": budget_dict(budget),
-    }
-    print(json.dumps({**header, "wall_s": wall}))
+    header = {"benchmark": "asymmetric_acts", "commit": _commit(), "users": split, "seeds": seeds}
+    print(json.dumps({**header, "budget": budget_dict(budget), "wall_s": round(time.perf_counter() - started, 1)}))
     for row in rows:
         print(json.dumps(row))
     if args.plots:
@@ -83,14 +73,26 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         means = {r["method"]: r["success"] for r in rows if "success" in r and "view" not in r}
         base = {"base (student view)": means["base"], "base, teacher view": means.get("base (teacher view)", 0.0)}
+        tag = f"{seeds} seeds x {budget.curve_users} test users, 95% bands"
         learners = [n for n in ("GRPO", "STPR", "AOPD", "SI-AVPO", "SI-AVPO (shuffled concerns)") if n in names]
-        tag = f"{args.seeds} seeds x {budget.curve_users} test users, 95% bands"
-        title = f"Act level: learners from the base ({tag})"
-        plot_curves(replicates, learners, out / "asymmetric_acts_curves.png", title, base)
         aopd = [n for n in ("AOPD", "AOPD (EMA teacher)", "AOPD (live teacher)") if n in names]
-        plot_curves(replicates, aopd, out / "asymmetric_acts_aopd_teachers.png", f"AOPD teachers ({tag})", base)
         plateau = [r for r in rows if "pass@k" in r]
-        plot_pass_at(plateau, out / "asymmetric_acts_pass_at_k.png", f"The base's pass@k ({args.seeds} seeds)")
+        panels = {
+            "asymmetric_acts_curves.png": (
+                f"Act level: learners from the base ({tag})",
+                lambda ax: draw_curves(ax, replicates, learners, base),
+            ),
+            "asymmetric_acts_aopd_teachers.png": (
+                f"AOPD teachers ({tag})",
+                lambda ax: draw_curves(ax, replicates, aopd, base),
+            ),
+            "asymmetric_acts_pass_at_k.png": (
+                f"The base's pass@k ({seeds} seeds)",
+                lambda ax: draw_pass_at(ax, plateau),
+            ),
+        }
+        for name, panel in panels.items():
+            save_figure(out / name, [panel])
 
 
 if __name__ == "__main__":

@@ -15,8 +15,10 @@ set of users widen the interval. Paired comparisons resample the per-(seed, user
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,12 +69,12 @@ class Budget:
     base_episodes: int = 300
     base_updates: int = 1500
     base_batch: int = 64
-    updates: int = 60
+    updates: int = 50
     users: int = 8
     group_size: int = 8
     lr: float = 1e-3
     test_users: int = 1000
-    pass_users: int = 300
+    pass_users: int = 250
     curve_users: int = 200
     curve_points: int = 4
     ppo_timesteps: int = 20_000
@@ -390,6 +392,25 @@ def run_replicate(
     return result
 
 
+def _replicate_job(job: tuple) -> dict[str, Any]:
+    seed, budget, methods, split = job
+    torch.set_num_threads(1)  # the network is tiny; processes, not threads, use the cores
+    return run_replicate(seed, budget, methods, lambda line: print(line, file=sys.stderr, flush=True), split)
+
+
+def run_experiment(
+    seeds: int, budget: Budget, methods: Sequence[Method], workers: int = 2, split: str = "test"
+) -> list[dict[str, Any]]:
+    """:func:`run_replicate` for seeds ``0 .. seeds-1`` in ``workers`` processes (progress on stderr)."""
+    if not any(m.name == "base" for m in methods):
+        raise ValueError("the experiment needs the 'base' method (every comparison is paired with it)")
+    jobs = [(seed, budget, list(methods), split) for seed in range(seeds)]
+    if workers <= 1:
+        return [_replicate_job(job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_replicate_job, jobs))
+
+
 def report(replicates: Sequence[dict[str, Any]], methods: Sequence[Method], budget: Budget) -> list[dict[str, Any]]:
     """The experiment's JSON rows: one per method, the base's pass@k per view, the teacher view
     after training, paired comparisons, STPR's turn-index diagnostics."""
@@ -470,16 +491,10 @@ def curve_bands(replicates: Sequence[dict[str, Any]], name: str, rng: np.random.
     return calls, means, lows, highs
 
 
-def plot_curves(replicates: Sequence[dict[str, Any]], names: Sequence[str], path, title: str, base_rows=None) -> None:
-    """Success against training calls with 95% bands for ``names``; dashed lines for the base in
-    both views when ``base_rows`` (name → mean) is given."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def draw_curves(ax, replicates: Sequence[dict[str, Any]], names: Sequence[str], base_rows=None) -> None:
+    """Success against training calls with 95% bands for ``names`` on matplotlib axes ``ax``;
+    dashed lines for ``base_rows`` (label → success)."""
     rng = np.random.default_rng(0)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
     for name in names:
         calls, means, lows, highs = curve_bands(replicates, name, rng)
         (line,) = ax.plot(calls, means, marker="o", label=name)
@@ -487,37 +502,34 @@ def plot_curves(replicates: Sequence[dict[str, Any]], names: Sequence[str], path
     for label, value in (base_rows or {}).items():
         ax.axhline(value, linestyle="--", color="grey" if "teacher" in label else "black", linewidth=1)
         ax.text(0, value, f" {label}", va="bottom", fontsize=8)
-    ax.set_xlabel("training calls")
-    ax.set_ylabel("success, student view (test users)")
-    ax.set_title(title, fontsize=10)
-    ax.set_ylim(0, 1)
+    ax.set(xlabel="training calls", ylabel="success, student view", ylim=(0, 1))
     ax.legend(fontsize=8, loc="center right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
-def plot_pass_at(rows: Sequence[dict[str, Any]], path, title: str) -> None:
-    """The base's pass@k in both views with 95% intervals (the reactive plateau)."""
+def draw_pass_at(ax, rows: Sequence[dict[str, Any]]) -> None:
+    """The base's pass@k per view (``report``'s pass@k rows) with 95% bands on axes ``ax``."""
+    for row in rows:
+        ks = [int(key.split("@")[1]) for key in row["pass@k"]]
+        lows = [row["ci95"][key][0] for key in row["pass@k"]]
+        highs = [row["ci95"][key][1] for key in row["pass@k"]]
+        (line,) = ax.plot(ks, list(row["pass@k"].values()), marker="o", label=f"base, {row['view']} view")
+        ax.fill_between(ks, lows, highs, color=line.get_color(), alpha=0.2)
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="k (attempts per user)", ylabel="pass@k (test users)", ylim=(0, 1))
+    ax.legend()
+
+
+def save_figure(path, panels: Sequence[tuple[str, Callable[[Any], None]]], width: float = 6.5) -> None:
+    """One PNG with a panel per ``(title, draw)``; ``draw(ax)`` fills the axes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for row in rows:
-        ks = [int(key.split("@")[1]) for key in row["pass@k"]]
-        means = list(row["pass@k"].values())
-        lows = [row["ci95"][key][0] for key in row["pass@k"]]
-        highs = [row["ci95"][key][1] for key in row["pass@k"]]
-        (line,) = ax.plot(ks, means, marker="o", label=f"base, {row['view']} view")
-        ax.fill_between(ks, lows, highs, color=line.get_color(), alpha=0.2)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("k (attempts per user)")
-    ax.set_ylabel("pass@k (test users)")
-    ax.set_ylim(0, 1)
-    ax.set_title(title, fontsize=10)
-    ax.legend()
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), 4.3), squeeze=False)
+    for ax, (title, draw) in zip(axes[0], panels, strict=True):
+        draw(ax)
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

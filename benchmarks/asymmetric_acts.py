@@ -73,7 +73,7 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         means = {r["method"]: r["success"] for r in rows if "success" in r and "view" not in r}
         base = {"base (student view)": means["base"], "base, teacher view": means.get("base (teacher view)", 0.0)}
-        tag = f"{seeds} seeds x {budget.curve_users} test users, 95% bands"
+        tag = f"{seeds} seeds x {budget.curve_users} test users each, 95% bands"
         learners = [n for n in ("GRPO", "STPR", "AOPD", "SI-AVPO", "SI-AVPO (shuffled concerns)") if n in names]
         aopd = [n for n in ("AOPD", "AOPD (EMA teacher)", "AOPD (live teacher)") if n in names]
         plateau = [r for r in rows if "pass@k" in r]

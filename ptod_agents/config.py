@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field, fields
 
 from ptod_agents.prompts import TEACHER_CONCERNS, VIEWS
+from ptod_env.agents import AGENTS
 from ptod_env.persona import SPLITS
 from ptod_env.scenario import shipped_scenarios
 from ptod_env.shaping import PotentialWeights
@@ -210,14 +211,18 @@ class SIAVPOConfig(STPRConfig, AOPDConfig):
 class SFTConfig(TrainConfig):
     """Supervised fine-tuning on recorded dialogues (``ptod_env.records`` JSONL).
 
-    Without ``data`` it builds the conservative base policy: it records ``base_episodes`` passive
-    dialogues (trained in the student view) and as many oracle dialogues (teacher view).
+    Without ``data`` it imitates reference agents, ``base_episodes`` dialogues of each entry of
+    ``demonstrators``; the default builds the conservative base policy: passive dialogues trained
+    in the student view and oracle dialogues in the teacher view.
     """
 
     data: tuple[str, ...] = ()
-    """``FILE.jsonl:VIEW`` entries (VIEW is ``student`` or ``teacher``); empty: the base recipe."""
+    """``FILE.jsonl:VIEW`` entries (VIEW is ``student`` or ``teacher``); empty: ``demonstrators``."""
+    demonstrators: tuple[str, ...] = ("passive:student", "oracle:teacher")
+    """``AGENT:VIEW`` entries: reference agents recorded (LM) or played live (act policy) when
+    ``data`` is empty, each trained in its view."""
     base_episodes: int = 150
-    """Dialogues per reference agent recorded for the base recipe."""
+    """Dialogues per demonstrator."""
     batch_size: int = 32
     """Agent turns per gradient step."""
     lr: float = 2e-3
@@ -231,6 +236,13 @@ class SFTConfig(TrainConfig):
             _, sep, view = entry.rpartition(":")
             if not sep or view not in VIEWS:
                 raise ValueError(f"SFTConfig.data entries must look like FILE.jsonl:student or :teacher, got {entry!r}")
+        for entry in self.demonstrators:
+            agent, _, view = entry.partition(":")
+            if agent not in AGENTS or view not in VIEWS:
+                raise ValueError(
+                    f"SFTConfig.demonstrators entries must look like AGENT:VIEW with AGENT one of {sorted(AGENTS)}"
+                    f" and VIEW one of {VIEWS}, got {entry!r}"
+                )
         _ints(self, 1, "base_episodes", "batch_size")
 
 

@@ -26,11 +26,11 @@ from ptod_agents.experiment import Budget, Method, draw_curves, draw_pass_at, re
 DEMO_BUDGET = Budget(
     base_episodes=150,
     base_updates=800,
-    updates=40,
-    test_users=1000,
-    pass_users=200,
-    curve_users=150,
-    curve_points=5,
+    updates=30,
+    users_per_seed=334,
+    pass_users=60,
+    curve_users=100,
+    curve_points=4,
     ppo_timesteps=0,
 )
 DEMO_METHODS = (
@@ -87,7 +87,8 @@ def run_demo(out: Path, seeds: int, workers: int, progress: bool) -> list[dict]:
     replicates = run_experiment(seeds, DEMO_BUDGET, DEMO_METHODS, workers)
     rows = report(replicates, DEMO_METHODS, DEMO_BUDGET)
     _plot(replicates, rows, out / "demo.png")
-    print(f"\nAct level ({seeds} seeds x {DEMO_BUDGET.test_users} test users, same users and env seeds for all):")
+    users = seeds * DEMO_BUDGET.users_per_seed
+    print(f"\nAct level ({seeds} seeds, {users} test users, the same users and env seeds for every policy):")
     print(f"| {'policy':<22} | success | 95% CI         | vs base, paired (95% CI)   |")
     print(f"|{'-' * 24}|---------|----------------|----------------------------|")
     for row in (r for r in rows if "success" in r and "view" not in r):

@@ -4,12 +4,15 @@ evaluated on the same test users with the same env seeds, with intervals over us
 ``benchmarks/asymmetric_acts.py`` prints its rows; ``ptod_agents.demo`` runs a small version.
 One *seed* is one independent replicate: its own base (behaviour cloning on passive calls in the
 student view and oracle calls in the teacher view), its own training runs and its own sampling
-at evaluation; the test users and their env seeds are the same for every method and seed (user
-``i`` is test persona ``i`` with env seed ``i``), so methods can be compared user by user.
+at evaluation. The test users are split between the seeds: seed ``s`` evaluates its own slice of
+``users_per_seed`` users (test persona ``i`` with env seed ``i``), the same slice for every method,
+so methods are compared user by user and the seeds together cover ``seeds × users_per_seed``
+distinct users.
 
-Intervals are two-way bootstrap percentiles: seeds and users are resampled independently
-(``draws`` times) and the statistic is recomputed, so both training randomness and the finite
-set of users widen the interval. Paired comparisons resample the per-(seed, user) differences.
+Intervals are nested (two-stage) bootstrap percentiles: seeds are resampled, then users within
+each drawn seed, and the mean is recomputed (2,000 draws), so both training randomness and the
+finite set of users widen the interval. Paired comparisons resample the per-(seed, user)
+differences the same way.
 """
 
 from __future__ import annotations
@@ -59,9 +62,9 @@ class Budget:
         users: training users per update.
         group_size: calls per training user (the group).
         lr: learning rate of the on-policy learners and Learn-to-Ask.
-        test_users: test users every method is evaluated on.
-        pass_users: test users the base's pass@k is measured on (``max(PASS_AT)`` attempts each).
-        curve_users: test users of each learning-curve point.
+        users_per_seed: test users each seed evaluates every method on (its own slice).
+        pass_users: users per seed the base's pass@k is measured on (``max(PASS_AT)`` attempts each).
+        curve_users: users per seed of each learning-curve point.
         curve_points: learning-curve points (evenly spaced, 0 and ``updates`` included).
         ppo_timesteps: environment steps of the stable-baselines3 PPO anchors.
     """
@@ -69,15 +72,15 @@ class Budget:
     base_episodes: int = 300
     base_updates: int = 1500
     base_batch: int = 64
-    updates: int = 50
+    updates: int = 30
     users: int = 8
-    group_size: int = 8
+    group_size: int = 6
     lr: float = 1e-3
-    test_users: int = 1000
-    pass_users: int = 250
-    curve_users: int = 200
-    curve_points: int = 4
-    ppo_timesteps: int = 20_000
+    users_per_seed: int = 200
+    pass_users: int = 60
+    curve_users: int = 100
+    curve_points: int = 3
+    ppo_timesteps: int = 8_000
 
     @property
     def training_calls(self) -> int:
@@ -88,19 +91,20 @@ FULL = Budget()
 QUICK = Budget(
     base_episodes=100,
     base_updates=600,
-    updates=20,
-    test_users=300,
-    pass_users=100,
-    curve_users=100,
+    updates=15,
+    users_per_seed=150,
+    pass_users=40,
+    curve_users=60,
     curve_points=3,
-    ppo_timesteps=5_000,
+    ppo_timesteps=3_000,
 )
 
 
 @dataclass(frozen=True)
 class Method:
     """One row of the experiment: a learner and its settings (``algo`` None: the base itself;
-    ``"ppo"``: the stable-baselines3 anchor)."""
+    ``"ppo"``: the stable-baselines3 anchor; ``"bc"``: behaviour cloning of other demonstrators,
+    a diagnostic of the imitation gap)."""
 
     name: str
     algo: str | None
@@ -113,13 +117,14 @@ METHODS = (
     Method("base (teacher view)", None, view="teacher"),
     Method("GRPO", "grpo"),
     Method("STPR", "stpr"),
-    Method("STPR (return-to-go credit)", "stpr", {"credit": "return_to_go"}),
     Method("AOPD", "aopd"),
     Method("AOPD (EMA teacher)", "aopd", {"teacher": "ema"}),
     Method("AOPD (live teacher)", "aopd", {"teacher": "live"}),
     Method("SI-AVPO", "siavpo"),
     Method("SI-AVPO (shuffled concerns)", "siavpo", {"teacher_concerns": "shuffled"}),
     Method("Learn-to-Ask", "learn2ask"),
+    Method("imitation: oracle, student view", "bc", {"demonstrators": ("oracle:student",)}),
+    Method("imitation: proactive, student view", "bc", {"demonstrators": ("proactive:student",)}),
     Method("PPO (student view)", "ppo"),
     Method("PPO (teacher view)", "ppo", view="teacher"),
 )
@@ -127,15 +132,13 @@ METHODS = (
 
 
 def bootstrap_ci(values: np.ndarray, rng: np.random.Generator, draws: int = 2000) -> tuple[float, float]:
-    """95% two-way bootstrap interval of the mean of ``values`` (S seeds × N users): seeds and
-    users are resampled independently."""
+    """95% nested bootstrap interval of the mean of ``values`` (S seeds × N users of each seed):
+    seeds are resampled, then N users within each drawn seed."""
     values = np.asarray(values, dtype=float)
     seeds, users = values.shape
-    means = np.empty(draws)
-    for d in range(draws):
-        rows = rng.integers(seeds, size=seeds)
-        cols = rng.integers(users, size=users)
-        means[d] = values[np.ix_(rows, cols)].mean()
+    rows = rng.integers(seeds, size=(draws, seeds, 1))
+    cols = rng.integers(users, size=(draws, seeds, users))
+    means = values[rows, cols].mean(axis=(1, 2))
     low, high = np.percentile(means, [2.5, 97.5])
     return float(low), float(high)
 
@@ -146,7 +149,7 @@ def summary(values: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
     return {
         "success": round(float(np.mean(values)), 4),
         "ci95": [round(low, 4), round(high, 4)],
-        "users": values.shape[1],
+        "users": values.size,
         "seeds": values.shape[0],
     }
 
@@ -180,17 +183,18 @@ def user_outcomes(
     policy: ActPolicy,
     users: int,
     *,
+    first: int = 0,
     view: str = "student",
     attempts: int = 1,
     seed: int = 0,
     split: str = "test",
     batch: int = 512,
 ) -> np.ndarray:
-    """(users, attempts) successes: user ``i`` of ``split`` ("test" or "validation") played
-    ``attempts`` times with env seed ``i``, sampling at temperature 1 (torch's generator seeded
-    with ``seed`` first)."""
+    """(users, attempts) successes: users ``first .. first+users-1`` of ``split`` ("test" or
+    "validation"), user ``i`` played ``attempts`` times with env seed ``i``, sampling at
+    temperature 1 (torch's generator seeded with ``seed`` first)."""
     torch.manual_seed(seed)
-    starts = [Start(i, user_options(split, i), i) for i in range(users) for _ in range(attempts)]
+    starts = [Start(first + i, user_options(split, first + i), i) for i in range(users) for _ in range(attempts)]
     envs = make_envs(policy, min(batch, len(starts)), DOMAIN, "test" if split == "test" else "train")
     wins = np.zeros((users, attempts))
     taken = np.zeros(users, dtype=int)
@@ -211,9 +215,11 @@ def pass_at_curve(wins: np.ndarray) -> np.ndarray:
     return np.array([[pass_at_k(attempts, int(c), k) for k in PASS_AT if k <= attempts] for c in counts])
 
 
-def behaviour_cloned_base(budget: Budget, seed: int) -> ActPolicy:
+def behaviour_cloned_base(
+    budget: Budget, seed: int, demonstrators: tuple[str, ...] = SFTConfig.demonstrators
+) -> ActPolicy:
     """The conservative base: behaviour cloning on passive calls (student view) and oracle calls
-    (teacher view), one network."""
+    (teacher view), one network; other ``demonstrators`` (``AGENT:VIEW``) clone other agents."""
     torch.manual_seed(seed)
     policy = ActPolicy(DOMAIN, seed=seed)
     config = SFTConfig(
@@ -221,6 +227,7 @@ def behaviour_cloned_base(budget: Budget, seed: int) -> ActPolicy:
         batch_size=budget.base_batch,
         lr=3e-3,
         base_episodes=budget.base_episodes,
+        demonstrators=demonstrators,
         eval_episodes=0,
     )
     learner = make_learner(policy, config, np.random.default_rng(seed), workdir=None)
@@ -270,7 +277,8 @@ def train_method(
 def ppo_anchor(view: str, budget: Budget, seed: int) -> Callable[[int, int], np.ndarray]:
     """stable-baselines3 PPO on ``DialogueActs`` (``view="teacher"``: with the privileged
     features), trained as ``examples/sb3_ppo.py`` does (shaped reward, training users); returns a
-    function ``(users, seed, split) → successes`` sampling its policy on the users of ``split``."""
+    function ``(first, users, seed, split) → successes`` sampling its policy on users
+    ``first .. first+users-1`` of ``split``."""
     import gymnasium as gym
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
@@ -298,13 +306,13 @@ def ppo_anchor(view: str, budget: Budget, seed: int) -> Callable[[int, int], np.
     )
     model.learn(total_timesteps=budget.ppo_timesteps)
 
-    def outcomes(users: int, eval_seed: int, split: str) -> np.ndarray:
+    def outcomes(first: int, users: int, eval_seed: int, split: str) -> np.ndarray:
         model.set_random_seed(eval_seed)
         env_split = "test" if split == "test" else "train"
         env = DialogueActs(gym.make(env_id_for(DOMAIN), split=env_split), privileged=privileged)
         wins = np.zeros(users)
         for i in range(users):
-            obs, _ = env.reset(seed=i, options=user_options(split, i))
+            obs, _ = env.reset(seed=first + i, options=user_options(split, first + i))
             done, info = False, {}
             while not done:
                 action, _ = model.predict(obs, deterministic=False)
@@ -350,27 +358,33 @@ def run_replicate(
     """One seed: the base, every method from it, their outcomes on ``split``'s users ("test", or
     "validation" to choose settings), learning curves, the base's pass@k in both views and STPR's
     turn-index diagnostics."""
+    first = seed * budget.users_per_seed  # this seed's slice of the users
     tick = time.perf_counter()
     base = behaviour_cloned_base(budget, seed)
     log(f"seed {seed}: base in {time.perf_counter() - tick:.0f} s")
     result: dict[str, Any] = {"outcomes": {}, "teacher_view": {}, "curves": {}, "pass_at": {}, "seconds": {}}
     for view in ("student", "teacher"):
-        wins = user_outcomes(base, budget.pass_users, view=view, attempts=max(PASS_AT), seed=seed, split=split)
+        wins = user_outcomes(
+            base, budget.pass_users, first=first, view=view, attempts=max(PASS_AT), seed=seed, split=split
+        )
         result["pass_at"][view] = pass_at_curve(wins)
     result["stpr_turn_index"] = [
         turn_index_correlation(base, STPRConfig(credit=credit), seed) for credit in STPR_CREDITS
     ]
 
     def curve(policy: ActPolicy) -> np.ndarray:
-        return user_outcomes(policy, budget.curve_users, seed=seed + 7919, split=split)[:, 0]
+        return user_outcomes(policy, budget.curve_users, first=first, seed=seed + 7919, split=split)[:, 0]
 
     for method in methods:
         tick = time.perf_counter()
         if method.algo is None:
             trained = base
+        elif method.algo == "bc":
+            # The imitation gap: how well the student view can do by copying an agent's acts.
+            trained = behaviour_cloned_base(budget, seed, method.settings["demonstrators"])
         elif method.algo == "ppo":
             outcomes = ppo_anchor(method.view, budget, seed)
-            result["outcomes"][method.name] = outcomes(budget.test_users, seed, split)
+            result["outcomes"][method.name] = outcomes(first, budget.users_per_seed, seed, split)
             result["seconds"][method.name] = time.perf_counter() - tick
             log(f"seed {seed}: {method.name} in {result['seconds'][method.name]:.0f} s")
             continue
@@ -380,12 +394,12 @@ def run_replicate(
             result["curves"][method.name] = points
         view = "student" if method.algo is not None else method.view
         result["outcomes"][method.name] = user_outcomes(
-            trained, budget.test_users, view=view, seed=seed + 1, split=split
+            trained, budget.users_per_seed, first=first, view=view, seed=seed + 1, split=split
         )[:, 0]
         if method.algo in ("aopd", "siavpo", "stpr"):
             # Does training on student-view calls degrade what the teacher view knew?
             result["teacher_view"][method.name] = user_outcomes(
-                trained, budget.test_users, view="teacher", seed=seed + 2, split=split
+                trained, budget.users_per_seed, first=first, view="teacher", seed=seed + 2, split=split
             )[:, 0]
         result["seconds"][method.name] = time.perf_counter() - tick
         log(f"seed {seed}: {method.name} in {result['seconds'][method.name]:.0f} s")
@@ -419,7 +433,7 @@ def report(replicates: Sequence[dict[str, Any]], methods: Sequence[Method], budg
     stacked = {m.name: np.stack([r["outcomes"][m.name] for r in replicates]) for m in methods}
     for method in methods:
         row = {"method": method.name, **summary(stacked[method.name], rng)}
-        if method.algo not in (None, "ppo"):
+        if method.algo not in (None, "ppo", "bc"):
             row["training_calls"] = budget.training_calls if method.algo != "learn2ask" else 0
         if method.name != "base":
             row["vs_base"] = paired(stacked[method.name], stacked["base"], rng)
@@ -433,7 +447,7 @@ def report(replicates: Sequence[dict[str, Any]], methods: Sequence[Method], budg
                 "method": "base",
                 "view": view,
                 "attempts": max(PASS_AT),
-                "users": per_k.shape[1],
+                "users": per_k.shape[0] * per_k.shape[1],
                 "pass@k": {f"pass@{k}": round(float(per_k[:, :, j].mean()), 4) for j, k in enumerate(ks)},
                 "ci95": {
                     f"pass@{k}": [round(x, 4) for x in bootstrap_ci(per_k[:, :, j], rng)] for j, k in enumerate(ks)
@@ -456,7 +470,6 @@ def report(replicates: Sequence[dict[str, Any]], methods: Sequence[Method], budg
         ("STPR", "GRPO"),
         ("AOPD", "base"),
         ("SI-AVPO", "SI-AVPO (shuffled concerns)"),
-        ("STPR", "STPR (return-to-go credit)"),
         ("AOPD", "AOPD (live teacher)"),
         ("AOPD", "AOPD (EMA teacher)"),
         ("SI-AVPO", "STPR"),

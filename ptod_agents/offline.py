@@ -59,14 +59,15 @@ def imitation_pairs(
 
 
 def act_imitation_pairs(policy, config: SFTConfig) -> list[tuple[Any, list[int]]]:
-    """The conservative base for the act policy: ``base_episodes`` passive calls in the student
-    view and as many oracle calls in the teacher view, played live through ``DialogueActs``
-    (:meth:`ptod_agents.acts.ActPolicy.demonstrate`)."""
+    """Imitation pairs for the act policy: for every ``AGENT:VIEW`` of ``config.demonstrators``,
+    ``base_episodes`` calls of that reference agent played live through ``DialogueActs``
+    (:meth:`ptod_agents.acts.ActPolicy.demonstrate`), each turn's context in ``VIEW``."""
     if config.data:
         raise ValueError("the act policy imitates live demonstrations; 'data' (recorded text dialogues) is for LMs")
     pairs = []
-    for agent, view, seed in (("passive", "student", 0), ("oracle", "teacher", 10**6)):
-        for demo in policy.demonstrate(agent, config.base_episodes, "train", seed):
+    for index, entry in enumerate(config.demonstrators):
+        agent, _, view = entry.partition(":")
+        for demo in policy.demonstrate(agent, config.base_episodes, "train", index * 10**6):
             pairs += [(context, [action]) for context, action in zip(demo.contexts[view], demo.actions, strict=True)]
     return pairs
 
@@ -92,9 +93,12 @@ class SFTLearner:
         data = list(config.data)
         if not data:
             workdir.mkdir(parents=True, exist_ok=True)
-            passive = record_dialogues("passive", config.base_episodes, workdir / "passive.jsonl", config.domain, 0)
-            oracle = record_dialogues("oracle", config.base_episodes, workdir / "oracle.jsonl", config.domain, 10**6)
-            data = [f"{passive}:student", f"{oracle}:teacher"]
+            for index, entry in enumerate(config.demonstrators):
+                agent, _, view = entry.partition(":")
+                path = workdir / f"{agent}.jsonl"
+                data.append(
+                    f"{record_dialogues(agent, config.base_episodes, path, config.domain, index * 10**6)}:{view}"
+                )
         self.pairs = []
         for entry in data:
             path, _, view = entry.rpartition(":")

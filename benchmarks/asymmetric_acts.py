@@ -15,6 +15,7 @@ pass@k plateau as PNGs. Seeds run in ``--workers`` processes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import time
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the smaller budget (ptod_agents.experiment.QUICK)")
     parser.add_argument("--workers", type=int, default=2, help="processes running seeds in parallel")
     parser.add_argument("--methods", help="comma-separated method names (default: all)")
+    parser.add_argument("--updates", type=int, help="updates of every learner (default: the budget's)")
     parser.add_argument("--plots", metavar="DIR", help="write the learning-curve and pass@k PNGs here")
     parser.add_argument(
         "--validation", action="store_true", help="evaluate on held-out training-split users (to choose settings)"
@@ -55,6 +57,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="JSON lines only (the default prints them too)")
     args = parser.parse_args()
     budget = QUICK if args.quick else FULL
+    if args.updates:
+        budget = dataclasses.replace(budget, updates=args.updates)
     seeds = args.seeds or (2 if args.quick else 5)
     names = args.methods.split(",") if args.methods else [m.name for m in METHODS]
     methods = [m for m in METHODS if m.name in names]

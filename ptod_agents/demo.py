@@ -26,13 +26,14 @@ from ptod_agents.experiment import Budget, Method, draw_curves, draw_pass_at, re
 DEMO_BUDGET = Budget(
     base_episodes=150,
     base_updates=800,
-    updates=30,
+    updates=80,
     users_per_seed=334,
     pass_users=60,
     curve_users=100,
-    curve_points=4,
+    curve_points=5,
     ppo_timesteps=0,
 )
+LM_SFT_STEPS = 10
 DEMO_METHODS = (
     Method("base", None),
     Method("base (teacher view)", None, view="teacher"),
@@ -72,8 +73,9 @@ def _language_model_smoke_test(out: Path, progress: bool) -> dict:
     from ptod_agents.train import train
 
     base, run = out / "lm-base", out / "lm-grpo"
-    train("sft", base, config=SFTConfig(updates=30, base_episodes=20, eval_episodes=0), resume=True, progress=progress)
-    config = GRPOConfig(updates=1, users_per_update=2, group_size=3, max_new_tokens=24, eval_episodes=6)
+    sft = SFTConfig(updates=LM_SFT_STEPS, batch_size=16, base_episodes=10, eval_episodes=0, save_every=LM_SFT_STEPS)
+    train("sft", base, config=sft, resume=True, progress=progress)
+    config = GRPOConfig(updates=1, users_per_update=2, group_size=2, max_new_tokens=16, eval_episodes=4)
     return train("grpo", run, config=config, init=base, resume=True, progress=progress)
 
 
@@ -101,8 +103,8 @@ def run_demo(out: Path, seeds: int, workers: int, progress: bool) -> list[dict]:
     print(_verdict(rows))
     lm = _language_model_smoke_test(out, progress)
     print(
-        f"LM smoke test (tiny preset, SFT 30 steps + 1 GRPO update, {lm['episodes']} users): ran end to end; "
-        f"success {lm['success_rate']:.2f} is not a result at this size."
+        f"LM smoke test (tiny preset, SFT {LM_SFT_STEPS} steps + 1 GRPO update, {lm['episodes']} users): ran end to"
+        f" end; success {lm['success_rate']:.2f} is not a result at this size."
     )
     (out / "demo.json").write_text(json.dumps({"act_level": rows, "lm_smoke_test": lm}, indent=1))
     print(f"\n{time.perf_counter() - started:.0f} s; plot: {out / 'demo.png'}")

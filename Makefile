@@ -20,7 +20,7 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ptod rollout --agent all --domain all --episodes 200
-	$(BIN)/python -m ptod_agents.demo --out runs/demo
+	$(BIN)/python -m ptod_agents.demo --out runs/demo --quiet
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ from ptod_agents.train import load_policy, train
 from ptod_env.cli import format_table
 
 train("sft", "runs/example/base", config=SFTConfig(eval_episodes=0), resume=True)
-config = SIAVPOConfig(updates=8, lam=0.5, divergence="reverse_kl", teacher="live", eval_episodes=0)
+config = SIAVPOConfig(updates=8, lam=0.5, divergence="reverse_kl", teacher="frozen", eval_episodes=0)
 train("siavpo", "runs/example/siavpo", config=config, init="runs/example/base", resume=True)
 
 rows = []

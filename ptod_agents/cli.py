@@ -21,6 +21,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="train a policy (GRPO, AOPD, STPR, SI-AVPO, SFT, Learn-to-Ask)")
     train.add_argument("--algo", choices=sorted(CONFIGS), required=True)
     train.add_argument("--out", required=True, metavar="DIR", help="run directory (metrics, checkpoints, policy)")
+    add_policy_kind_argument(train)
     train.add_argument("--preset", choices=sorted(PRESETS), default="tiny-cpu", help="model built when no --init")
     train.add_argument("--init", metavar="DIR", help="start from this run directory or model directory")
     train.add_argument("--seed", type=int, default=0)
@@ -42,7 +43,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--policy",
         required=True,
         metavar="DIR|openai:MODEL",
-        help="a ptod run/policy dir, a HF chat model dir, or openai:MODEL served at --base-url",
+        help="a ptod run/policy dir (LM or act policy), a HF chat model dir, or openai:MODEL served at --base-url",
     )
     evaluate.add_argument("--episodes", type=positive_int, default=48, help="users evaluated")
     evaluate.add_argument("--samples", type=positive_int, default=1, help="attempts per user (pass@k for k <= this)")
@@ -74,6 +75,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="system message before each view ('' for none, e.g. a model trained by ptod train)",
     )
     evaluate.set_defaults(run=run_eval)
+
+
+def add_policy_kind_argument(parser: argparse.ArgumentParser) -> None:
+    """``--policy lm|acts``: the kind of fresh policy ``ptod train`` builds when no ``--init``."""
+    parser.add_argument(
+        "--policy",
+        choices=("lm", "acts"),
+        default="lm",
+        dest="policy_kind",
+        help="lm: a language model (--preset) on the text env; acts: a small network over wrappers.DialogueActs",
+    )
 
 
 def parse_overrides(config_class: type[TrainConfig], pairs: list[str]) -> dict[str, typing.Any]:
@@ -117,6 +129,7 @@ def run_train(args: argparse.Namespace) -> int:
         config=config,
         init=args.init,
         preset=args.preset,
+        policy_kind=args.policy_kind,
         seed=args.seed,
         resume=args.resume,
         cache_dir=args.cache,

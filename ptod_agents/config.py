@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field, fields
 
 from ptod_agents.prompts import TEACHER_CONCERNS, VIEWS
+from ptod_env.agents import AGENTS
 from ptod_env.persona import SPLITS
 from ptod_env.scenario import shipped_scenarios
 from ptod_env.shaping import PotentialWeights
@@ -23,6 +24,7 @@ DIVERGENCES = ("reverse_kl", "forward_kl", "jsd", "sampled_token")
 """Token divergences of :func:`ptod_agents.losses.distillation_loss`."""
 TEACHERS = ("live", "frozen", "ema")
 STPR_VARIANTS = ("additive", "sign")
+STPR_CREDITS = ("turn_baseline", "turn_reward", "return_to_go")
 
 
 def _positive(config: object, *names: str) -> None:
@@ -151,13 +153,18 @@ class STPRConfig(GRPOConfig):
     variant: str = "additive"
     """``additive`` or ``sign`` (see the class docstring)."""
     lam: float = 0.5
-    """λ, the weight of the normalized return-to-go of turn rewards (``additive`` only)."""
+    """λ, the weight of the normalized turn-level term (``additive`` only)."""
+    credit: str = "turn_baseline"
+    """What the additive term credits (:func:`ptod_agents.losses.stpr_additive`): ``turn_baseline``
+    (r_k minus the group's mean r at the same turn index; default), ``turn_reward`` (r_k) or
+    ``return_to_go`` (Σ_{j≥k} r_j); the last two are mostly turn position (docs/RESULTS.md)."""
     potential: PotentialWeights = field(default_factory=PotentialWeights)
     """Weights of Φ's stage, trust and concern-progress terms."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _choice(self, "variant", STPR_VARIANTS)
+        _choice(self, "credit", STPR_CREDITS)
         _non_negative(self, "lam")
         if not isinstance(self.potential, PotentialWeights):
             raise ValueError(f"STPRConfig.potential must be a PotentialWeights, got {self.potential!r}")
@@ -172,8 +179,10 @@ class AOPDConfig(OnPolicyConfig):
     """``reverse_kl``, ``forward_kl``, ``jsd`` or ``sampled_token``."""
     jsd_alpha: float = 0.5
     """α of the generalized JSD (``divergence="jsd"``)."""
-    teacher: str = "live"
-    """``live`` (current weights), ``frozen`` (initial weights) or ``ema`` (moving average)."""
+    teacher: str = "frozen"
+    """``frozen`` (the initial weights; default, chosen on figures: docs/RESULTS.md), ``ema``
+    (a moving average of the student's weights) or ``live`` (the current weights: the student
+    view and the teacher view then collapse together, docs/learners.md)."""
     ema_decay: float = 0.9
     """Per-update decay of the EMA teacher (``teacher="ema"``)."""
     teacher_concerns: str = "true"
@@ -202,14 +211,18 @@ class SIAVPOConfig(STPRConfig, AOPDConfig):
 class SFTConfig(TrainConfig):
     """Supervised fine-tuning on recorded dialogues (``ptod_env.records`` JSONL).
 
-    Without ``data`` it builds the conservative base policy: it records ``base_episodes`` passive
-    dialogues (trained in the student view) and as many oracle dialogues (teacher view).
+    Without ``data`` it imitates reference agents, ``base_episodes`` dialogues of each entry of
+    ``demonstrators``; the default builds the conservative base policy: passive dialogues trained
+    in the student view and oracle dialogues in the teacher view.
     """
 
     data: tuple[str, ...] = ()
-    """``FILE.jsonl:VIEW`` entries (VIEW is ``student`` or ``teacher``); empty: the base recipe."""
+    """``FILE.jsonl:VIEW`` entries (VIEW is ``student`` or ``teacher``); empty: ``demonstrators``."""
+    demonstrators: tuple[str, ...] = ("passive:student", "oracle:teacher")
+    """``AGENT:VIEW`` entries: reference agents recorded (LM) or played live (act policy) when
+    ``data`` is empty, each trained in its view."""
     base_episodes: int = 150
-    """Dialogues per reference agent recorded for the base recipe."""
+    """Dialogues per demonstrator."""
     batch_size: int = 32
     """Agent turns per gradient step."""
     lr: float = 2e-3
@@ -223,6 +236,13 @@ class SFTConfig(TrainConfig):
             _, sep, view = entry.rpartition(":")
             if not sep or view not in VIEWS:
                 raise ValueError(f"SFTConfig.data entries must look like FILE.jsonl:student or :teacher, got {entry!r}")
+        for entry in self.demonstrators:
+            agent, _, view = entry.partition(":")
+            if agent not in AGENTS or view not in VIEWS:
+                raise ValueError(
+                    f"SFTConfig.demonstrators entries must look like AGENT:VIEW with AGENT one of {sorted(AGENTS)}"
+                    f" and VIEW one of {VIEWS}, got {entry!r}"
+                )
         _ints(self, 1, "base_episodes", "batch_size")
 
 

@@ -1,10 +1,17 @@
 """The end-to-end demo: ``python -m ptod_agents.demo [--out DIR]``.
 
-From nothing, on CPU: build the tiny preset, SFT it into the conservative base policy (passive
-dialogues in the student view, oracle dialogues in the teacher view), train GRPO and SI-AVPO from
-that base for the same number of updates, evaluate the base in both views and both learners in
-the student view on the same test-split users, print a table and save ``DIR/demo.png``.
-Re-running with the same ``--out`` resumes whatever had not finished.
+Shows, on CPU and from nothing, what the project measures (docs/RESULTS.md):
+
+1. The reactive plateau at act level: a conservative base (behaviour cloning on passive calls in
+   the student view and oracle calls in the teacher view, one network) and its pass@k in both
+   views on the same test users.
+2. GRPO against SI-AVPO from that base, with learning curves and 95% intervals over seeds and
+   users, and the paired difference: the demo says whether it is resolved.
+3. A short language-model run (the tiny preset: SFT base, one GRPO update, a few test users) as a
+   smoke test of the same learners on text; its numbers are not a result.
+
+Everything goes to ``DIR`` (``demo.json``, ``demo.png``: one figure with the plateau and the
+learning curves).
 """
 
 from __future__ import annotations
@@ -14,92 +21,104 @@ import json
 import time
 from pathlib import Path
 
-from ptod_agents.config import GRPOConfig, SFTConfig, SIAVPOConfig
+from ptod_agents.experiment import Budget, Method, draw_curves, draw_pass_at, report, run_experiment, save_figure
+
+DEMO_BUDGET = Budget(
+    base_episodes=150,
+    base_updates=800,
+    updates=80,
+    users_per_seed=334,
+    pass_users=60,
+    curve_users=100,
+    curve_points=5,
+    ppo_timesteps=0,
+)
+LM_SFT_STEPS = 10
+DEMO_METHODS = (
+    Method("base", None),
+    Method("base (teacher view)", None, view="teacher"),
+    Method("GRPO", "grpo"),
+    Method("SI-AVPO", "siavpo"),
+)
 
 
-def _plot(rows: list[dict], runs: dict[str, Path], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (bars, curves) = plt.subplots(1, 2, figsize=(11, 4))
-    labels = [r["label"] for r in rows]
-    x = range(len(rows))
-    bars.bar([i - 0.2 for i in x], [r["success_rate"] for r in rows], width=0.4, label="success")
-    bars.bar([i + 0.2 for i in x], [r["concern_discovery_rate"] for r in rows], width=0.4, label="concerns found")
-    bars.set_xticks(list(x), labels, rotation=15)
-    bars.set_ylim(0, 1)
-    bars.set_title("test-split users")
-    bars.legend()
-    for name, run in runs.items():
-        lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-        curves.plot(
-            [m["update"] for m in lines], [m["charts/concern_discovery_rate"] for m in lines], label=name, marker="o"
-        )
-    curves.set_xlabel("update")
-    curves.set_ylabel("train concern discovery rate")
-    curves.set_title("training")
-    curves.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+def _plot(replicates: list[dict], rows: list[dict], path: Path) -> None:
+    teacher = next(r["success"] for r in rows if r.get("method") == "base (teacher view)" and "view" not in r)
+    save_figure(
+        path,
+        [
+            (
+                "The reactive plateau: the base's pass@k",
+                lambda ax: draw_pass_at(ax, [r for r in rows if "pass@k" in r]),
+            ),
+            (
+                "GRPO vs SI-AVPO from the base (95% bands)",
+                lambda ax: draw_curves(ax, replicates, ["GRPO", "SI-AVPO"], {"base, teacher view": teacher}),
+            ),
+        ],
+    )
 
 
-def run_demo(out: Path, base_updates: int, updates: int, episodes: int, seed: int, progress: bool) -> list[dict]:
-    """Build the base, train both learners, evaluate, and return the table rows."""
+def _verdict(rows: list[dict]) -> str:
+    row = next(r for r in rows if r.get("comparison") == "SI-AVPO - GRPO")
+    low, high = row["ci95"]
+    if not row["resolved"]:
+        return f"SI-AVPO - GRPO = {row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]: NOT resolved at this budget."
+    better = "SI-AVPO beats GRPO" if row["difference"] > 0 else "GRPO beats SI-AVPO"
+    return f"SI-AVPO - GRPO = {row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]: {better} (resolved)."
+
+
+def _language_model_smoke_test(out: Path, progress: bool) -> dict:
+    from ptod_agents.config import GRPOConfig, SFTConfig
+    from ptod_agents.train import train
+
+    base, run = out / "lm-base", out / "lm-grpo"
+    sft = SFTConfig(updates=LM_SFT_STEPS, batch_size=16, base_episodes=10, eval_episodes=0, save_every=LM_SFT_STEPS)
+    train("sft", base, config=sft, resume=True, progress=progress)
+    config = GRPOConfig(updates=1, users_per_update=2, group_size=2, max_new_tokens=16, eval_episodes=4)
+    return train("grpo", run, config=config, init=base, resume=True, progress=progress)
+
+
+def run_demo(out: Path, seeds: int, workers: int, progress: bool) -> list[dict]:
+    """The act-level experiment (small budget), the plot, the LM smoke test; returns the rows."""
     import torch
-
-    from ptod_agents.evaluate import evaluate_policy
-    from ptod_agents.train import load_policy, train
-    from ptod_env.cli import format_table
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
     started = time.perf_counter()
-    base = out / "base"
-    train(
-        "sft", base, config=SFTConfig(updates=base_updates, eval_episodes=0), seed=seed, resume=True, progress=progress
+    out.mkdir(parents=True, exist_ok=True)
+    replicates = run_experiment(seeds, DEMO_BUDGET, DEMO_METHODS, workers)
+    rows = report(replicates, DEMO_METHODS, DEMO_BUDGET)
+    _plot(replicates, rows, out / "demo.png")
+    users = seeds * DEMO_BUDGET.users_per_seed
+    print(f"\nAct level ({seeds} seeds, {users} test users, the same users and env seeds for every policy):")
+    print(f"| {'policy':<22} | success | 95% CI         | vs base, paired (95% CI)   |")
+    print(f"|{'-' * 24}|---------|----------------|----------------------------|")
+    for row in (r for r in rows if "success" in r and "view" not in r):
+        interval = f"[{row['ci95'][0]:.3f}, {row['ci95'][1]:.3f}]"
+        diff = row.get("vs_base")
+        paired = f"{diff['difference']:+.3f} [{diff['ci95'][0]:+.3f}, {diff['ci95'][1]:+.3f}]" if diff else "-"
+        print(f"| {row['method']:<22} | {row['success']:7.3f} | {interval:<14} | {paired:<26} |")
+    for row in (r for r in rows if "pass@k" in r):
+        print(f"base pass@k, {row['view']} view: " + "  ".join(f"{k} {v:.3f}" for k, v in row["pass@k"].items()))
+    print(_verdict(rows))
+    lm = _language_model_smoke_test(out, progress)
+    print(
+        f"LM smoke test (tiny preset, SFT {LM_SFT_STEPS} steps + 1 GRPO update, {lm['episodes']} users): ran end to"
+        f" end; success {lm['success_rate']:.2f} is not a result at this size."
     )
-    learners = {"grpo": GRPOConfig, "siavpo": SIAVPOConfig}
-    runs = {name: out / name for name in learners}
-    for name, config_class in learners.items():
-        config = config_class(updates=updates, eval_episodes=0)
-        train(name, runs[name], config=config, init=base, seed=seed, resume=True, progress=progress)
-    rows = []
-    for label, run, view in [
-        ("base student", base, "student"),
-        ("base teacher", base, "teacher"),
-        ("GRPO", runs["grpo"], "student"),
-        ("SI-AVPO", runs["siavpo"], "student"),
-    ]:
-        policy, meta = load_policy(run)
-        figures = evaluate_policy(
-            policy,
-            episodes=episodes,
-            view=view,
-            seed=seed,
-            history_turns=meta["history_turns"],
-            max_new_tokens=meta["max_new_tokens"],
-            progress=progress,
-            name=label,
-        )
-        rows.append({**figures, "label": label, "agent": label})
-    (out / "demo.json").write_text(json.dumps(rows, indent=1))
-    _plot(rows, runs, out / "demo.png")
-    print(format_table(rows))
+    (out / "demo.json").write_text(json.dumps({"act_level": rows, "lm_smoke_test": lm}, indent=1))
     print(f"\n{time.perf_counter() - started:.0f} s; plot: {out / 'demo.png'}")
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ptod_agents.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="runs/demo", help="output directory (re-running resumes it)")
-    parser.add_argument("--base-updates", type=int, default=SFTConfig.updates, help="SFT updates for the base")
-    parser.add_argument("--updates", type=int, default=8, help="updates for each learner (same budget)")
-    parser.add_argument("--episodes", type=int, default=32, help="test-split users per evaluation")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/demo", help="output directory")
+    parser.add_argument("--seeds", type=int, default=3, help="independent replicates of the act-level experiment")
+    parser.add_argument("--workers", type=int, default=2, help="processes running seeds in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    run_demo(Path(args.out), args.base_updates, args.updates, args.episodes, args.seed, not args.quiet)
+    run_demo(Path(args.out), args.seeds, args.workers, not args.quiet)
     return 0
 
 

@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ptod_agents.policy import Policy
 from ptod_agents.rollout import Start, make_envs, play
 from ptod_env.evaluation import episode_metrics, episode_options, progress_bar
 from ptod_env.records import EpisodeWriter
 
 if TYPE_CHECKING:
+    from ptod_agents.acts import ActPolicy
+    from ptod_agents.policy import Policy
     from ptod_agents.served import ServedPolicy
 
 PASS_AT = (1, 2, 4, 8, 16)
@@ -51,7 +52,7 @@ class PolicyRollout:
     depend on which process plays it. Returns the chunk's ``(user, record)`` pairs and, for a
     policy that keeps them (:class:`ptod_agents.served.ServedPolicy`), its request counters."""
 
-    policy: Policy | ServedPolicy
+    policy: Policy | ActPolicy | ServedPolicy
     domain: str
     split: str
     samples: int
@@ -72,7 +73,7 @@ class PolicyRollout:
             Start(self.seed + i, episode_options(self.split, i), group=i) for i in users for _ in range(self.samples)
         ]
         envs = self.__dict__.setdefault("_envs", [])
-        envs += make_envs(max(0, len(starts) - len(envs)), self.domain, self.split, self.env_kwargs)
+        envs += make_envs(self.policy, max(0, len(starts) - len(envs)), self.domain, self.split, self.env_kwargs)
         if hasattr(self.policy, "reset_stats"):
             self.policy.reset_stats()
         with torch.random.fork_rng(devices=[]):
@@ -101,7 +102,7 @@ class PolicyRollout:
 
 
 def evaluate_policy(
-    policy: Policy | ServedPolicy,
+    policy: Policy | ActPolicy | ServedPolicy,
     *,
     domain: str = "merchant_recruitment",
     split: str = "test",

@@ -117,27 +117,54 @@ def returns_to_go(turn_rewards: Tensor, mask: Tensor) -> Tensor:
     return masked.flip(-1).cumsum(-1).flip(-1) * mask
 
 
-def stpr_additive(outcome_advantages: Tensor, turn_rewards: Tensor, mask: Tensor, lam: float, eps: float = 1e-6):
+def stpr_additive(
+    outcome_advantages: Tensor,
+    turn_rewards: Tensor,
+    mask: Tensor,
+    lam: float,
+    eps: float = 1e-6,
+    credit: str = "turn_baseline",
+) -> Tensor:
     """STPR turn advantages, additive variant: A_{i,k} = A^E_i + λ·Â^T_{i,k}.
 
-    Â^T is the return-to-go of the turn rewards, normalized over every real turn of the group
-    (mean and population std across episodes *and* turns), so a turn is credited relative to
-    all turns played for the same user.
+    Â^T is normalized over every real turn of the group (mean and population std across episodes
+    *and* turns), so a turn is credited relative to all turns played for the same user. What is
+    normalized depends on ``credit``:
+
+    * ``"turn_reward"`` (default): the turn's own reward r_{i,k}, i.e. what this turn changed.
+    * ``"turn_baseline"`` (default): the turn's own reward r_{i,k} minus the mean reward of the
+      group's turns at the same index k, i.e. what this turn changed compared with what the other
+      calls for this user changed at the same point. A turn that is the only one at its index
+      (the others ended) gets no turn-level credit, only A^E.
+    * ``"turn_reward"``: r_{i,k} itself. In this simulator early turns build trust and late
+      turns spend patience, so r alone is still mostly turn position (docs/RESULTS.md).
+    * ``"return_to_go"``: Σ_{j≥k} r_{i,j}. It telescopes to Φ(final) − Φ(s_{k−1}), so early turns
+      (low Φ before them) get high credit and late turns low credit whatever they did.
+
+    The centred or raw signal is then divided by its population std over the group's real turns.
 
     Args:
         outcome_advantages: (G,) A^E, e.g. :func:`group_normalized` of the episode rewards.
         turn_rewards: (G, K) r_{i,k} = Φ(s_k) − Φ(s_{k−1}).
         mask: (G, K) real turns.
         lam: λ, the weight of the transition term.
+        eps: added to the std.
+        credit: ``"turn_baseline"``, ``"turn_reward"`` or ``"return_to_go"``.
     Returns:
         (G, K) advantages, 0 on padding.
     """
-    rtg = returns_to_go(turn_rewards, mask)
     count = mask.sum().clamp(min=1.0)
-    mean = (rtg * mask).sum() / count
-    std = (((rtg - mean) ** 2) * mask).sum().div(count).sqrt()
-    normalized = (rtg - mean) / (std + eps)
-    return (outcome_advantages[:, None] + lam * normalized) * mask
+    if credit == "turn_baseline":
+        signal = turn_rewards * mask
+        at_index = (signal.sum(0) / mask.sum(0).clamp(min=1.0))[None, :]
+        centred = (signal - at_index) * mask
+    elif credit in ("turn_reward", "return_to_go"):
+        signal = turn_rewards * mask if credit == "turn_reward" else returns_to_go(turn_rewards, mask)
+        centred = (signal - (signal * mask).sum() / count) * mask
+    else:
+        raise ValueError(f"credit must be one of 'turn_baseline', 'turn_reward', 'return_to_go', got {credit!r}")
+    std = (centred**2).sum().div(count).sqrt()
+    return (outcome_advantages[:, None] + lam * centred / (std + eps)) * mask
 
 
 def stpr_sign(outcome_advantages: Tensor, turn_rewards: Tensor, mask: Tensor) -> Tensor:

@@ -24,8 +24,7 @@ import torch
 from ptod_agents.config import LearnToAskConfig, SFTConfig
 from ptod_agents.losses import group_normalized, nll_loss
 from ptod_agents.onpolicy import frozen_copy, make_optimizer, optimize
-from ptod_agents.policy import Policy, completion_logits, pack_completions, token_logprobs
-from ptod_agents.prompts import render_prompt
+from ptod_agents.policy import Policy, token_logprobs
 from ptod_agents.scoring import TurnSample
 from ptod_env.acts import ADDRESS, CLOSE, PROBE, UNINTELLIGIBLE
 from ptod_env.evaluation import evaluate
@@ -33,8 +32,9 @@ from ptod_env.records import read_episodes
 from ptod_env.scenario import load_scenario
 from ptod_env.understanding import LexicalUnderstanding
 
-# User acts that do not reveal a held concern even when they name one.
-_NOT_REVEALING = frozenset({"deny_topic", "not_relevant"})
+# The user acts that reveal a concern the user holds (docs/learners.md): naming a concern in a
+# denial, an acknowledgement, a follow-up or a "that is settled" reveals nothing new.
+REVEALING = frozenset({"hint", "voice", "object"})
 
 
 def record_dialogues(agent: str, episodes: int, path: Path, domain: str, seed: int) -> Path:
@@ -53,8 +53,22 @@ def imitation_pairs(
     pairs = []
     for record in records:
         for turn in record["turns"]:
-            text = render_prompt(turn["observation"], view, record["concerns"], history_turns)
-            pairs.append((policy.prompt_ids(text), policy.completion_ids(turn["action"])))
+            prompt = policy.context(turn["observation"], None, view, record["concerns"], history_turns)
+            pairs.append((prompt, policy.completion_ids(turn["action"])))
+    return pairs
+
+
+def act_imitation_pairs(policy, config: SFTConfig) -> list[tuple[Any, list[int]]]:
+    """Imitation pairs for the act policy: for every ``AGENT:VIEW`` of ``config.demonstrators``,
+    ``base_episodes`` calls of that reference agent played live through ``DialogueActs``
+    (:meth:`ptod_agents.acts.ActPolicy.demonstrate`), each turn's context in ``VIEW``."""
+    if config.data:
+        raise ValueError("the act policy imitates live demonstrations; 'data' (recorded text dialogues) is for LMs")
+    pairs = []
+    for index, entry in enumerate(config.demonstrators):
+        agent, _, view = entry.partition(":")
+        for demo in policy.demonstrate(agent, config.base_episodes, "train", index * 10**6):
+            pairs += [(context, [action]) for context, action in zip(demo.contexts[view], demo.actions, strict=True)]
     return pairs
 
 
@@ -73,12 +87,18 @@ class SFTLearner:
         self.config = config
         self.seed = int(rng.integers(2**31))
         self.optimizer = make_optimizer(policy, config)
+        if policy.kind == "acts":
+            self.pairs = act_imitation_pairs(policy, config)
+            return
         data = list(config.data)
         if not data:
             workdir.mkdir(parents=True, exist_ok=True)
-            passive = record_dialogues("passive", config.base_episodes, workdir / "passive.jsonl", config.domain, 0)
-            oracle = record_dialogues("oracle", config.base_episodes, workdir / "oracle.jsonl", config.domain, 10**6)
-            data = [f"{passive}:student", f"{oracle}:teacher"]
+            for index, entry in enumerate(config.demonstrators):
+                agent, _, view = entry.partition(":")
+                path = workdir / f"{agent}.jsonl"
+                data.append(
+                    f"{record_dialogues(agent, config.base_episodes, path, config.domain, index * 10**6)}:{view}"
+                )
         self.pairs = []
         for entry in data:
             path, _, view = entry.rpartition(":")
@@ -93,8 +113,8 @@ class SFTLearner:
         chunk = [self.pairs[i] for i in order[offset : offset + size]]
         tick = time.perf_counter()
         self.policy.model.train()
-        batch = pack_completions([p for p, _ in chunk], [c for _, c in chunk], self.policy.pad_id)
-        loss = nll_loss(token_logprobs(completion_logits(self.policy.model, batch), batch.targets), batch.mask)
+        scores = self.policy.score([p for p, _ in chunk], [c for _, c in chunk])
+        loss = nll_loss(token_logprobs(scores.logits, scores.targets), scores.mask)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.model.parameters(), self.config.max_grad_norm)
@@ -142,7 +162,7 @@ def ask_contexts(records: Sequence[dict[str, Any]]) -> list[AskContext]:
             revealed = frozenset(
                 t["user_act"]["concern"]
                 for t in turns[k:]
-                if t["user_act"].get("concern") and t["user_act"]["act"] not in _NOT_REVEALING
+                if t["user_act"].get("concern") and t["user_act"]["act"] in REVEALING
             )
             closed = any(a["act"] == CLOSE for a in turn["agent_acts"])
             history = tuple(t["action"] for t in turns[:k])
@@ -179,15 +199,25 @@ class LearnToAskLearner:
         self.config = config
         self.rng = rng
         self.optimizer = make_optimizer(policy, config)
-        path = Path(config.data) if config.data else None
-        if path is None:
-            workdir.mkdir(parents=True, exist_ok=True)
-            path = record_dialogues(
-                config.log_agent, config.log_episodes, workdir / f"{config.log_agent}.jsonl", config.domain, 0
-            )
-        self.contexts = ask_contexts(read_episodes(path))
+        if policy.kind == "acts":
+            if config.data:
+                raise ValueError("the act policy's log is played live through DialogueActs; leave 'data' empty")
+            demos = policy.demonstrate(config.log_agent, config.log_episodes, "train", 0)
+            self.contexts = ask_contexts([d.record for d in demos])
+            self.prompts = [context for d in demos for context in d.contexts["student"]]
+        else:
+            path = Path(config.data) if config.data else None
+            if path is None:
+                workdir.mkdir(parents=True, exist_ok=True)
+                path = record_dialogues(
+                    config.log_agent, config.log_episodes, workdir / f"{config.log_agent}.jsonl", config.domain, 0
+                )
+            self.contexts = ask_contexts(read_episodes(path))
+            self.prompts = [
+                policy.context(c.observation, None, "student", None, config.history_turns) for c in self.contexts
+            ]
         if not self.contexts:
-            raise ValueError(f"{path} holds no agent turns")
+            raise ValueError("the log holds no agent turns")
         self.grader = LexicalUnderstanding(load_scenario(config.domain))
         self.reference = frozen_copy(policy.model) if config.kl_coef > 0 else None
 
@@ -197,10 +227,7 @@ class LearnToAskLearner:
         sample_before = self.policy.sample_seconds
         picks = self.rng.choice(len(self.contexts), size=config.contexts_per_update, replace=False)
         contexts = [self.contexts[int(i)] for i in picks]
-        prompts = [
-            self.policy.prompt_ids(render_prompt(c.observation, "student", None, config.history_turns))
-            for c in contexts
-        ]
+        prompts = [self.prompts[int(i)] for i in picks]
         repeated = [p for p in prompts for _ in range(config.group_size)]
         drawn = self.policy.sample(repeated, config.max_new_tokens, config.temperature)
         samples, rewards = [], []
@@ -208,9 +235,7 @@ class LearnToAskLearner:
             group = drawn[i * config.group_size : (i + 1) * config.group_size]
             scores = []
             for sample in group:
-                text = self.policy.decode(sample.tokens)
-                acts = [(a.act, a.topic) for a in self.grader.understand(text, context.history)]
-                finished = bool(sample.tokens) and sample.tokens[-1] in self.policy.end_ids
+                acts, finished = self.graded_acts(sample, context)
                 scores.append(ask_reward(acts, finished, context, config.micro_weight, config.format_weight))
             rewards += scores
             advantages = group_normalized(torch.tensor(scores), config.advantage_eps).tolist()
@@ -231,6 +256,16 @@ class LearnToAskLearner:
             }
         )
         return metrics
+
+    def graded_acts(self, sample, context: AskContext) -> tuple[list[tuple[str, str | None]], bool]:
+        """What the grader reads in a sampled utterance and whether it ended properly. An act is
+        exactly what it names and always complete; an utterance goes through the simulator's
+        understanding and must end with the end-of-turn token."""
+        if self.policy.kind == "acts":
+            return self.policy.spoken_acts(self.policy.action(sample)), True
+        text = self.policy.decode(sample.tokens)
+        acts = [(a.act, a.topic) for a in self.grader.understand(text, context.history)]
+        return acts, bool(sample.tokens) and sample.tokens[-1] in self.policy.end_ids
 
     def state_dict(self) -> dict[str, Any]:
         reference = self.reference.state_dict() if self.reference is not None else {}

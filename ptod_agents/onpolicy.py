@@ -19,7 +19,7 @@ import torch
 
 from ptod_agents.config import AOPDConfig, OnPolicyConfig, PolicyGradientConfig, SamplingConfig, TrainConfig
 from ptod_agents.losses import clipped_pg_loss, distillation_loss
-from ptod_agents.policy import Policy, completion_logits, pack_completions, token_logprobs
+from ptod_agents.policy import token_logprobs
 from ptod_agents.rollout import Start, make_envs, play
 from ptod_agents.scoring import TurnSample, turn_advantages, turn_samples
 from ptod_env.evaluation import episode_metrics
@@ -64,7 +64,7 @@ def _padded(rows: Sequence[Sequence[float]], width: int) -> torch.Tensor:
 
 
 def optimize(
-    policy: Policy,
+    policy,
     optimizer: torch.optim.Optimizer,
     samples: Sequence[TurnSample],
     config: SamplingConfig,
@@ -90,20 +90,22 @@ def optimize(
         for start in range(0, len(order), config.minibatch_turns):
             chunk = [samples[i] for i in order[start : start + config.minibatch_turns]]
             tick = time.perf_counter()
-            batch = pack_completions([s.prompt for s in chunk], [s.tokens for s in chunk], policy.pad_id)
-            logits = completion_logits(policy.model, batch)
+            contexts, completions = [s.prompt for s in chunk], [s.tokens for s in chunk]
+            scores = policy.score(contexts, completions)
             loss = torch.zeros(())
             if with_pg:
-                width = batch.targets.shape[1]
+                width = scores.targets.shape[1]
                 ref_logprobs = None
                 if config.kl_coef > 0:
                     with torch.no_grad():
-                        ref_logprobs = token_logprobs(completion_logits(reference, batch), batch.targets)
+                        reference_logits = policy.score(contexts, completions, reference).logits
+                    ref_logprobs = token_logprobs(reference_logits / config.temperature, scores.targets)
+                # The ratio compares the sampling distribution now and when sampled (same temperature).
                 pg, stats = clipped_pg_loss(
-                    token_logprobs(logits, batch.targets),
+                    token_logprobs(scores.logits / config.temperature, scores.targets),
                     _padded([s.logprobs for s in chunk], width),
                     torch.tensor([s.advantage for s in chunk])[:, None].expand(-1, width),
-                    batch.mask,
+                    scores.mask,
                     config.clip,
                     ref_logprobs,
                     config.kl_coef,
@@ -113,13 +115,10 @@ def optimize(
                 for key, value in stats.items():
                     sums[f"losses/{key}"] += value.item()
             if with_distill:
-                teacher_batch = pack_completions(
-                    [s.teacher_prompt for s in chunk], [s.tokens for s in chunk], policy.pad_id
-                )
                 with torch.no_grad():
-                    teacher_logits = completion_logits(teacher.model, teacher_batch)
+                    teacher_logits = policy.score([s.teacher_prompt for s in chunk], completions, teacher.model).logits
                 distill = distillation_loss(
-                    logits, teacher_logits, batch.mask, config.divergence, config.jsd_alpha, batch.targets
+                    scores.logits, teacher_logits, scores.mask, config.divergence, config.jsd_alpha, scores.targets
                 )
                 loss = loss + config.distill_weight * distill
                 sums["losses/distillation"] += distill.item()
@@ -140,7 +139,7 @@ def optimize(
     return metrics
 
 
-def make_optimizer(policy: Policy, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(policy, config: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(policy.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
@@ -153,12 +152,12 @@ class OnPolicyLearner:
         rng: draws training users and minibatch orders; part of the checkpoint.
     """
 
-    def __init__(self, policy: Policy, config: OnPolicyConfig, rng: np.random.Generator):
+    def __init__(self, policy, config: OnPolicyConfig, rng: np.random.Generator):
         self.policy = policy
         self.config = config
         self.rng = rng
         self.optimizer = make_optimizer(policy, config)
-        self.envs = make_envs(config.users_per_update * config.group_size, config.domain, config.split)
+        self.envs = make_envs(policy, config.users_per_update * config.group_size, config.domain, config.split)
         self.teacher = (
             Teacher(policy.model, config.teacher, config.ema_decay) if isinstance(config, AOPDConfig) else None
         )
@@ -188,15 +187,14 @@ class OnPolicyLearner:
             self.envs,
             self.draw_starts(),
             teacher_concerns=config.teacher_concerns if with_distill else "true",
+            with_teacher=with_distill,
             history_turns=config.history_turns,
             max_new_tokens=config.max_new_tokens,
             temperature=config.temperature,
             rng=self.rng,
         )
         advantages = turn_advantages(episodes, config) if isinstance(config, PolicyGradientConfig) else None
-        samples = turn_samples(
-            self.policy, episodes, advantages, with_teacher=with_distill, history_turns=config.history_turns
-        )
+        samples = turn_samples(episodes, advantages)
         if not with_distill and not (isinstance(config, PolicyGradientConfig) and config.kl_coef > 0):
             # A zero advantage contributes no gradient; skipping those turns saves their forward pass.
             samples = [s for s in samples if s.advantage != 0.0]

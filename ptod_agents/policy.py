@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
+import gymnasium as gym
 import torch
 from torch import Tensor
+
+from ptod_agents.prompts import render_prompt
+from ptod_env.evaluation import env_id_for
 
 
 @dataclass
@@ -31,6 +36,15 @@ class Sample:
 
     tokens: list[int]
     logprobs: list[float]
+
+
+class Scores(NamedTuple):
+    """What a policy's ``score`` returns: (B, T, V) logits predicting each completion token,
+    the (B, T) completion tokens and the (B, T) agent-token mask."""
+
+    logits: Tensor
+    targets: Tensor
+    mask: Tensor
 
 
 @dataclass
@@ -99,11 +113,19 @@ def token_logprobs(logits: Tensor, targets: Tensor) -> Tensor:
 class Policy:
     """A causal LM and its tokenizer, speaking one utterance per turn.
 
+    The learners see every policy through the same methods (:class:`ptod_agents.acts.ActPolicy`
+    has them too): ``make_env``, ``context`` (a view of one observation: here prompt token ids),
+    ``sample``, ``action`` (the env action of a sample: here the decoded utterance), ``score``
+    (logits of completions under a model: the policy's own or a teacher/reference copy) and
+    ``save``.
+
     Args:
         model: a transformers causal LM (``AutoModelForCausalLM``).
         tokenizer: its tokenizer; must have a chat template.
         max_prompt_tokens: prompts longer than this keep their last ``max_prompt_tokens`` tokens.
     """
+
+    kind = "lm"
 
     def __init__(self, model, tokenizer, max_prompt_tokens: int = 2048):
         if not getattr(tokenizer, "chat_template", None):
@@ -136,6 +158,30 @@ class Policy:
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
 
+    def make_env(self, domain: str, split: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
+        """A text env of ``domain`` on ``split``."""
+        return gym.make(env_id_for(domain), split=split, **(env_kwargs or {}))
+
+    def context(
+        self,
+        observation: str,
+        info: Mapping[str, Any] | None,
+        view: str,
+        concerns: Sequence[Mapping[str, Any]] | None,
+        history_turns: int,
+    ) -> list[int]:
+        """Prompt ids of ``observation`` in ``view`` (see :func:`ptod_agents.prompts.render_prompt`)."""
+        return self.prompt_ids(render_prompt(observation, view, concerns, history_turns))
+
+    def action(self, sample: Sample) -> str:
+        """The utterance a sampled completion spells."""
+        return self.decode(sample.tokens)
+
+    def score(self, contexts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]], model=None) -> Scores:
+        """Logits of ``completions`` after ``contexts`` under ``model`` (default: the policy's own)."""
+        batch = pack_completions(contexts, completions, self.pad_id)
+        return Scores(completion_logits(model or self.model, batch), batch.targets, batch.mask)
+
     def prompt_ids(self, text: str) -> list[int]:
         """Token ids of ``text`` as the user message, with the assistant generation prompt."""
         chat = self.tokenizer.apply_chat_template(
@@ -158,9 +204,9 @@ class Policy:
     def sample(self, prompts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0) -> list[Sample]:
         """Sample one completion per prompt, batched, reusing the KV cache between tokens.
 
-        Tokens are drawn from softmax(logits / temperature); the recorded log-probabilities are the
-        policy's own (temperature 1), which is what the learners' ratios need. A row stops at its
-        first end-of-turn token or after ``max_new_tokens``.
+        Tokens are drawn from softmax(logits / temperature) and the recorded log-probabilities are
+        of that distribution, the behaviour policy (the learners score with the same temperature).
+        A row stops at its first end-of-turn token or after ``max_new_tokens``.
         """
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -179,9 +225,8 @@ class Policy:
         tokens, logprobs = [], []
         for _ in range(max_new_tokens):
             logits = out.logits[:, -1].float()
-            logp = torch.log_softmax(logits, dim=-1)
-            probs = logp.exp() if temperature == 1.0 else torch.softmax(logits / temperature, dim=-1)
-            token = torch.multinomial(probs, 1)
+            logp = torch.log_softmax(logits / temperature, dim=-1)
+            token = torch.multinomial(logp.exp(), 1)
             tokens.append(torch.where(done[:, None], self.pad_id, token))
             logprobs.append(logp.gather(-1, token))
             done = done | torch.isin(token[:, 0], ends)

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from ptod_agents.config import PolicyGradientConfig, STPRConfig
 from ptod_agents.losses import group_normalized, stpr_additive, stpr_sign
-from ptod_agents.policy import Policy
-from ptod_agents.prompts import render_prompt
 from ptod_agents.rollout import Episode
 from ptod_env.shaping import transition_reward
 
@@ -26,18 +25,18 @@ class TurnSample:
     """One agent turn ready for the loss.
 
     Attributes:
-        prompt: student-view prompt ids the turn was sampled from.
-        tokens: completion ids (the agent tokens).
-        logprobs: sampling log-probs of ``tokens``.
+        prompt: the student-view context the turn was sampled from (prompt ids or features).
+        tokens: completion ids (the agent tokens; one act index for the act policy).
+        logprobs: behaviour (sampling) log-probs of ``tokens``.
         advantage: the turn's advantage, broadcast over its tokens by the loss.
-        teacher_prompt: teacher-view prompt ids (AOPD only, else empty).
+        teacher_prompt: the teacher-view context (distillation only, else None).
     """
 
-    prompt: list[int]
+    prompt: Any
     tokens: list[int]
     logprobs: list[float]
     advantage: float = 0.0
-    teacher_prompt: list[int] | None = None
+    teacher_prompt: Any = None
 
 
 def groups_of(episodes: Sequence[Episode]) -> dict[int, list[Episode]]:
@@ -69,7 +68,7 @@ def turn_advantages(episodes: Sequence[Episode], config: PolicyGradientConfig) -
         if isinstance(config, STPRConfig):
             rewards, mask = turn_rewards(group, config)
             if config.variant == "additive":
-                per_turn = stpr_additive(outcome, rewards, mask, config.lam, config.advantage_eps)
+                per_turn = stpr_additive(outcome, rewards, mask, config.lam, config.advantage_eps, config.credit)
             else:
                 per_turn = stpr_sign(outcome, rewards, mask)
         else:
@@ -79,24 +78,18 @@ def turn_advantages(episodes: Sequence[Episode], config: PolicyGradientConfig) -
     return advantages
 
 
-def turn_samples(
-    policy: Policy,
-    episodes: Sequence[Episode],
-    advantages: dict[int, list[float]] | None,
-    *,
-    with_teacher: bool,
-    history_turns: int,
-) -> list[TurnSample]:
+def turn_samples(episodes: Sequence[Episode], advantages: dict[int, list[float]] | None) -> list[TurnSample]:
     """One :class:`TurnSample` per agent turn. ``advantages`` (from :func:`turn_advantages`) may be
-    None for distillation-only learners; ``with_teacher`` adds the teacher-view prompt, which
-    lists ``episode.teacher_concerns``."""
-    samples = []
-    for episode in episodes:
-        for k, turn in enumerate(episode.turns):
-            teacher_prompt = None
-            if with_teacher:
-                text = render_prompt(turn.observation, "teacher", episode.teacher_concerns, history_turns)
-                teacher_prompt = policy.prompt_ids(text)
-            advantage = advantages[id(episode)][k] if advantages is not None else 0.0
-            samples.append(TurnSample(turn.prompt, turn.tokens, turn.logprobs, advantage, teacher_prompt))
-    return samples
+    None for distillation-only learners; the teacher context is the one the rollout stored
+    (``play(..., with_teacher=True)``)."""
+    return [
+        TurnSample(
+            turn.prompt,
+            turn.tokens,
+            turn.logprobs,
+            advantages[id(episode)][k] if advantages is not None else 0.0,
+            turn.teacher_prompt,
+        )
+        for episode in episodes
+        for k, turn in enumerate(episode.turns)
+    ]

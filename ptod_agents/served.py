@@ -21,11 +21,15 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import gymnasium as gym
+
 from ptod_agents.policy import Sample
+from ptod_agents.prompts import render_prompt
+from ptod_env.evaluation import env_id_for
 from ptod_env.backends.clients import ClientError, ClientTimeout, OpenAIChatClient
 from ptod_env.views import AGENT, USER
 from wrappers.views import DEFAULT_SYSTEM_PROMPT
@@ -52,10 +56,10 @@ def utterance_of(reply: str) -> str:
 class ServedPolicy:
     """A chat model behind an OpenAI-compatible server, as a dialogue policy.
 
-    It offers what :func:`ptod_agents.rollout.play` calls on a policy: :meth:`prompt_ids` (here
-    the prompt stays text), :meth:`sample` (one concurrent request per prompt; a sample's
-    ``tokens`` holds the utterance as its one item, since a served model returns text) and
-    :meth:`decode`.
+    It offers what :func:`ptod_agents.rollout.play` calls on a policy: :meth:`make_env` (a text
+    env), :meth:`context` (here the prompt stays text), :meth:`sample` (one concurrent request per
+    prompt; a sample's ``tokens`` holds the utterance as its one item, since a served model returns
+    text) and :meth:`action`.
 
     Args:
         client: the server's client (its ``timeout`` is the per-request limit).
@@ -63,7 +67,7 @@ class ServedPolicy:
         backoff: seconds before the first retry, doubled for each further one.
         concurrency: requests in flight at once.
         system_prompt: the system message before each view; empty: none (a model trained by
-            ``ptod train`` reads the view alone, as :meth:`ptod_agents.policy.Policy.prompt_ids` renders it).
+            ``ptod train`` reads the view alone, as :meth:`ptod_agents.policy.Policy.context` renders it).
     """
 
     def __init__(
@@ -123,12 +127,24 @@ class ServedPolicy:
         with self._lock:
             return {**self._counts, "turns": len(self._latencies), "latency_s": list(self._latencies)}
 
-    def prompt_ids(self, text: str) -> str:
-        """The prompt as the server receives it: the view text itself."""
-        return text
+    def make_env(self, domain: str, split: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
+        """A text env of ``domain`` on ``split``."""
+        return gym.make(env_id_for(domain), split=split, **(env_kwargs or {}))
 
-    def decode(self, tokens: Sequence[str]) -> str:
-        return tokens[0]
+    def context(
+        self,
+        observation: str,
+        info: Mapping[str, Any] | None,
+        view: str,
+        concerns: Sequence[Mapping[str, Any]] | None,
+        history_turns: int,
+    ) -> str:
+        """The prompt as the server receives it: the view's text (:func:`ptod_agents.prompts.render_prompt`)."""
+        return render_prompt(observation, view, concerns, history_turns)
+
+    def action(self, sample: Sample) -> str:
+        """The utterance the server returned."""
+        return sample.tokens[0]
 
     def sample(self, prompts: Sequence[str], max_new_tokens: int, temperature: float = 1.0) -> list[Sample]:
         """One utterance per prompt, requested concurrently."""

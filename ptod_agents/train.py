@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ptod_agents.acts import ActPolicy
 from ptod_agents.config import CONFIGS, LearnToAskConfig, OnPolicyConfig, SFTConfig, TrainConfig
 from ptod_agents.evaluate import evaluate_policy
 from ptod_agents.offline import LearnToAskLearner, SFTLearner
@@ -60,18 +61,33 @@ def make_learner(policy: Policy, config: TrainConfig, rng: np.random.Generator, 
     raise TypeError(f"no learner for {type(config).__name__}")
 
 
-def load_policy(path: str | os.PathLike[str]) -> tuple[Policy, dict[str, Any]]:
-    """A policy from a run directory (its ``policy/``) or any Hugging Face chat-model directory,
-    with the prompt settings it was trained with (``{}`` for a plain model directory)."""
+POLICY_KINDS = ("lm", "acts")
+"""``lm``: a transformers causal LM on the text env; ``acts``: :class:`ptod_agents.acts.ActPolicy`."""
+
+
+def load_policy(path: str | os.PathLike[str]) -> tuple[Policy | ActPolicy, dict[str, Any]]:
+    """A policy from a run directory (its ``policy/``), an act-policy directory or any Hugging Face
+    chat-model directory, with the settings it was trained with (``{}`` for a plain model)."""
     path = Path(path)
     if (path / "policy").is_dir():
         path = path / "policy"
     meta_file = path / POLICY_META
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+    if ActPolicy.saved_in(path):
+        return ActPolicy.load(path), meta
     return Policy.load(path), meta
 
 
-def save_policy(policy: Policy, path: Path, config: TrainConfig, algo: str) -> None:
+def new_policy(kind: str, preset: str, domain: str, cache_dir: str | os.PathLike[str] | None, seed: int):
+    """A fresh policy of ``kind``: the preset's model, or an act policy for ``domain``."""
+    if kind == "acts":
+        return ActPolicy(domain, seed=seed)
+    if kind == "lm":
+        return Policy.load(preset_dir(preset, cache_dir))
+    raise ValueError(f"policy kind must be one of {POLICY_KINDS}, got {kind!r}")
+
+
+def save_policy(policy: Policy | ActPolicy, path: Path, config: TrainConfig, algo: str) -> None:
     policy.save(path)
     meta = {"algo": algo, "history_turns": config.history_turns, "max_new_tokens": config.max_new_tokens}
     (path / POLICY_META).write_text(json.dumps(meta, indent=1))
@@ -97,7 +113,7 @@ def _latest_checkpoint(out: Path) -> Path | None:
     return out / "checkpoints" / pointer.read_text().strip() if pointer.exists() else None
 
 
-def _save_checkpoint(out: Path, update: int, policy: Policy, learner) -> None:
+def _save_checkpoint(out: Path, update: int, policy: Policy | ActPolicy, learner) -> None:
     root = out / "checkpoints"
     name = f"update-{update:06d}"
     target = root / name
@@ -144,6 +160,7 @@ def train(
     config: TrainConfig | None = None,
     init: str | os.PathLike[str] | None = None,
     preset: str = "tiny-cpu",
+    policy_kind: str = "lm",
     seed: int = 0,
     resume: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -157,7 +174,9 @@ def train(
         config: the learner's settings (default: the algo's defaults).
         init: starting policy (a run directory or a model directory); default: ``preset``'s
             fresh model.
-        preset: the preset built when ``init`` is not given.
+        preset: the preset built when ``init`` is not given (``policy_kind="lm"``).
+        policy_kind: ``lm`` or ``acts`` (an :class:`ptod_agents.acts.ActPolicy` over
+            ``DialogueActs``), the fresh policy built when ``init`` is not given.
         seed: the run's seed.
         resume: continue from ``out``'s latest checkpoint (starts fresh if there is none).
         cache_dir: where presets are cached.
@@ -187,6 +206,7 @@ def train(
                     "seed": seed,
                     "init": str(init) if init else None,
                     "preset": preset,
+                    "policy_kind": policy_kind,
                     "config": _config_dict(config),
                 },
                 indent=1,
@@ -194,10 +214,10 @@ def train(
             )
         )
         (out / "metrics.jsonl").unlink(missing_ok=True)
-        policy = load_policy(init)[0] if init else Policy.load(preset_dir(preset, cache_dir))
+        policy = load_policy(init)[0] if init else new_policy(policy_kind, preset, config.domain, cache_dir, seed)
         first = 0
     else:
-        policy = Policy.load(checkpoint)
+        policy = load_policy(checkpoint)[0]
         state = torch.load(checkpoint / "trainer.pt", weights_only=False)
         first = state["update"] + 1
         _truncate_metrics(out, state["update"])

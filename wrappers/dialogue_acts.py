@@ -16,7 +16,7 @@ from ptod_env.scenario import DISCLOSURES, ScenarioPack
 from ptod_env.speech import line_fields
 from ptod_env.views import last_user_line, parse_brief
 
-__all__ = ["UNTARGETED_ACTS", "DialogueActs"]
+__all__ = ["UNTARGETED_ACTS", "DialogueActs", "privileged_features"]
 
 UNTARGETED_ACTS = ("greet", "probe_open", "empathize", "pitch", "small_talk", "close")
 """Acts without a topic, each spoken with the pack's ``agent_lines`` of that name."""
@@ -92,7 +92,6 @@ class DialogueActs(gym.Wrapper[np.ndarray, np.int64, str, str], RecordConstructo
             *(spec.answers for spec in self.pack.concerns),
         )
         self.user_acts: tuple[str, ...] = (*self.pack.templates, "unknown")
-        self._severity_max = max(v for spec in self.pack.concerns for v in spec.severity.choices)
         self.feature_names: tuple[str, ...] = self._feature_names()
         self.action_space = spaces.Discrete(len(self.action_names))
         self.observation_space = spaces.Box(0.0, 1.0, shape=(len(self.feature_names),), dtype=np.float32)
@@ -164,13 +163,24 @@ class DialogueActs(gym.Wrapper[np.ndarray, np.int64, str, str], RecordConstructo
             ]
         values += used
         if self.privileged:
-            held = {c["id"]: c for c in info["concerns"]}
-            for cid in self.pack.concern_ids:
-                concern = held.get(cid)
-                if concern is None:
-                    values += [0.0] * (2 + len(DISCLOSURES) + len(CONCERN_STATUSES))
-                    continue
-                values += [1.0, concern["severity"] / self._severity_max]
-                values += [float(concern["disclosure"] == d) for d in DISCLOSURES]
-                values += [float(concern["status"] == s) for s in CONCERN_STATUSES]
+            values += privileged_features(self.pack, info["concerns"])
         return np.asarray(values, dtype=np.float32)
+
+
+def privileged_features(pack: ScenarioPack, concerns: list[dict[str, Any]]) -> list[float]:
+    """The privileged block of :class:`DialogueActs` for a list of concerns (``info["concerns"]``
+    entries: ``id``, ``severity``, ``disclosure``, ``status``): per concern of the pack, whether it
+    is listed, its severity (scaled by the pack's largest), its disclosure and status one-hots.
+    Learners call it with other lists too (the shuffled-concerns ablation)."""
+    severity_max = max(v for spec in pack.concerns for v in spec.severity.choices)
+    held = {c["id"]: c for c in concerns}
+    values: list[float] = []
+    for cid in pack.concern_ids:
+        concern = held.get(cid)
+        if concern is None:
+            values += [0.0] * (2 + len(DISCLOSURES) + len(CONCERN_STATUSES))
+            continue
+        values += [1.0, concern["severity"] / severity_max]
+        values += [float(concern["disclosure"] == d) for d in DISCLOSURES]
+        values += [float(concern["status"] == s) for s in CONCERN_STATUSES]
+    return values

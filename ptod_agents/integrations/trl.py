@@ -50,7 +50,7 @@ from ptod_agents.onpolicy import Teacher
 from ptod_agents.policy import Policy
 from ptod_agents.rollout import Episode, make_envs, take_turn
 from ptod_agents.scoring import turn_advantages
-from ptod_env.evaluation import episode_metrics
+from ptod_env.evaluation import env_id_for, episode_metrics
 from ptod_env.persona import split_range
 from ptod_env.records import EpisodeBuilder
 from ptod_env.shaping import PotentialWeights, transition_reward
@@ -192,7 +192,7 @@ def play_calls(
             call.logprobs += sample.logprobs
             call.env_mask += [1] * len(sample.tokens)
             call.agent_turn_spans.append((start, len(call.completion_ids)))
-            observation, done = take_turn(policy, envs[i], sample, observations[i], context, call.episode, builders[i])
+            observation, _, done = take_turn(policy, envs[i], sample, context, call.episode, builders[i])
             observations[i] = observation
             if done:
                 continue
@@ -245,7 +245,7 @@ def call_dataset(
     from datasets import Dataset
 
     rows, seen = [], {}
-    env = make_envs(1, domain, split)[0]
+    env = gym.make(env_id_for(domain), split=split)
     chat = ChatMessages(env, system_prompt=system_prompt)
     for user in call_users(split, users, seed):
         prompt, _ = chat.reset(seed=user.seed, options={"persona_index": user.persona_index})
@@ -328,7 +328,7 @@ class CallRollout:
         group_size = trainer.num_generations if was_training else trainer.num_generations_eval
         users = [self.user_of(p) for p in prompts]
         while len(self.envs) < len(users):
-            self.envs += make_envs(1, self.domain, self.split, self.env_kwargs)
+            self.envs.append(gym.make(env_id_for(self.domain), split=self.split, **self.env_kwargs))
         calls = play_calls(
             Policy(model, trainer.processing_class),
             self.envs,
@@ -595,7 +595,7 @@ def evaluate_calls(
     policy = Policy(model, tokenizer)
     was_training = model.training
     starts = [(user, i) for i, user in enumerate(call_users(split, episodes, seed)) for _ in range(samples)]
-    envs = make_envs(min(batch_size, len(starts)), domain, split, env_kwargs)
+    envs = make_envs(policy, min(batch_size, len(starts)), domain, split, env_kwargs)
     played: list[Call] = []
     try:
         for first in range(0, len(starts), batch_size):
@@ -642,7 +642,9 @@ def logged_contexts(records: Sequence[dict[str, Any]], system_prompt: str = DEFA
     rows = []
     for record in records:
         if record["domain"] not in formats:
-            formats[record["domain"]] = ChatMessages(make_envs(1, record["domain"], "train")[0], system_prompt)
+            formats[record["domain"]] = ChatMessages(
+                gym.make(env_id_for(record["domain"]), split="train"), system_prompt
+            )
         chat = formats[record["domain"]]
         block = render_concern_block(record["concerns"])
         rows += [

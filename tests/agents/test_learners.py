@@ -3,7 +3,15 @@ import pytest
 import torch
 
 from ptod_agents.config import AOPDConfig, GRPOConfig, LearnToAskConfig, SFTConfig, SIAVPOConfig, STPRConfig
-from ptod_agents.offline import AskContext, LearnToAskLearner, SFTLearner, ask_contexts, ask_reward, record_dialogues
+from ptod_agents.offline import (
+    REVEALING,
+    AskContext,
+    LearnToAskLearner,
+    SFTLearner,
+    ask_contexts,
+    ask_reward,
+    record_dialogues,
+)
 from ptod_agents.onpolicy import OnPolicyLearner, Teacher
 from ptod_agents.rollout import Start, make_envs, play
 from ptod_agents.scoring import turn_advantages, turn_samples
@@ -19,7 +27,7 @@ def proactive_log(tmp_path_factory):
 
 
 def test_lockstep_rollout_records_turns_and_metrics(policy):
-    envs = make_envs(3, "merchant_recruitment", "train")
+    envs = make_envs(policy, 3, "merchant_recruitment", "train")
     starts = [Start(7, {"persona_index": 2002}, 0), Start(7, {"persona_index": 2002}, 0), Start(8, None, 1)]
     episodes = play(policy, envs, starts, max_new_tokens=5, history_turns=1)
     assert [e.group for e in episodes] == [0, 0, 1]
@@ -47,14 +55,15 @@ def test_on_policy_update_changes_weights_and_reports_metrics(policy, config_cla
 
 
 def test_stpr_advantages_follow_transitions(policy):
-    envs = make_envs(2, "merchant_recruitment", "train")
-    episodes = play(policy, envs, [Start(1, {"persona_index": 2000}, 0)] * 2, max_new_tokens=4)
+    envs = make_envs(policy, 2, "merchant_recruitment", "train")
+    starts = [Start(1, {"persona_index": 2000}, 0)] * 2
+    episodes = play(policy, envs, starts, max_new_tokens=4, with_teacher=True, history_turns=1)
     grpo = turn_advantages(episodes, GRPOConfig())
     stpr = turn_advantages(episodes, STPRConfig(lam=1.0))
     for episode in episodes:
         assert len(set(grpo[id(episode)])) == 1  # one outcome advantage for every turn
         assert len(stpr[id(episode)]) == len(episode.turns)
-    samples = turn_samples(policy, episodes, stpr, with_teacher=True, history_turns=1)
+    samples = turn_samples(episodes, stpr)
     assert all(s.teacher_prompt and s.teacher_prompt != s.prompt for s in samples)
 
 
@@ -86,9 +95,24 @@ def test_ask_contexts_read_the_observed_future(proactive_log):
     contexts = ask_contexts(records)
     assert len(contexts) == sum(len(r["turns"]) for r in records)
     first = contexts[0]
-    later = {t["user_act"]["concern"] for t in records[0]["turns"] if t["user_act"]["concern"]}
-    assert first.revealed <= later and first.history == ()
+    later = {t["user_act"]["concern"] for t in records[0]["turns"] if t["user_act"]["act"] in REVEALING}
+    assert first.revealed == later and first.history == ()
     assert any(c.closed for c in contexts)
+
+
+def test_ask_contexts_count_only_revealing_user_acts():
+    def turn(act, concern):
+        return {"observation": "o", "action": "a", "agent_acts": [], "user_act": {"act": act, "concern": concern}}
+
+    record = {"turns": [turn("acknowledge", "commission"), turn("resolved", "food_quality"), turn("hint", "tablet")]}
+    first, second, third = ask_contexts([record])
+    assert first.revealed == second.revealed == third.revealed == frozenset({"tablet"})
+    record = {"turns": [turn("voice", "commission"), turn("object", "payout_timing"), turn("follow_up", "x")]}
+    assert [c.revealed for c in ask_contexts([record])] == [
+        frozenset({"commission", "payout_timing"}),
+        frozenset({"payout_timing"}),
+        frozenset(),
+    ]
 
 
 def test_ask_reward_terms():

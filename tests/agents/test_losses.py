@@ -100,6 +100,58 @@ def test_stpr_additive_gives_signal_when_outcomes_tie():
     assert padded[1, 1] == 0
 
 
+def test_stpr_additive_values_for_each_credit():
+    outcome = torch.tensor([1.0, -1.0])
+    rewards = torch.tensor([[0.3, 0.1, -0.2], [0.1, -0.1, 0.0]])
+    mask = torch.tensor([[1.0, 1, 1], [1, 1, 0]])
+
+    def expected(signal):
+        std = (signal[mask.bool()] ** 2).mean().sqrt()
+        return (outcome[:, None] + 0.5 * signal / std) * mask
+
+    # turn_baseline: each turn minus the mean of the turns at its index; a lone last turn gets 0.
+    centred = torch.tensor([[0.1, 0.1, 0.0], [-0.1, -0.1, 0.0]])
+    adv = losses.stpr_additive(outcome, rewards, mask, lam=0.5)
+    assert torch.allclose(adv, expected(centred), atol=1e-5)
+    assert adv[0, 2] == pytest.approx(1.0)
+    rtg = torch.tensor([[0.2, -0.1, -0.2], [0.0, -0.1, 0.0]])
+    for credit, signal in (("turn_reward", rewards), ("return_to_go", rtg)):
+        mean = signal[mask.bool()].mean()
+        got = losses.stpr_additive(outcome, rewards, mask, 0.5, credit=credit)
+        assert torch.allclose(got, expected((signal - mean) * mask), atol=1e-5)
+    with pytest.raises(ValueError, match="credit"):
+        losses.stpr_additive(outcome, rewards, mask, 0.5, credit="position")
+
+
+def test_stpr_turn_baseline_is_not_turn_position():
+    # Every call gains early and loses late (trust, then patience): the raw turn reward is pure
+    # position, the per-index baseline removes it and keeps what differs between calls.
+    rewards = torch.tensor([[0.3, 0.0, -0.3], [0.2, -0.1, -0.4], [0.4, 0.1, -0.2]])
+    mask = torch.ones(3, 3)
+    outcome = torch.zeros(3)
+    position = torch.arange(3.0).expand(3, 3).flatten()
+    raw = losses.stpr_additive(outcome, rewards, mask, 1.0, credit="turn_reward").flatten()
+    based = losses.stpr_additive(outcome, rewards, mask, 1.0).flatten()
+    assert torch.corrcoef(torch.stack([raw, position]))[0, 1] < -0.9
+    assert abs(torch.corrcoef(torch.stack([based, position]))[0, 1]) < 1e-5
+    assert based[6] > 0 > based[3]  # the third call did better than the second at every turn
+
+
+def test_clipped_pg_loss_negative_advantage_branches():
+    # A < 0: a ratio already below 1 − ε is clipped (no push further down); a ratio above 1 + ε is
+    # not (the pessimistic branch keeps the gradient that lowers it).
+    for old, clipped in ((1.0, True), (-1.0, False)):
+        logprobs = torch.tensor([[0.0]], requires_grad=True)
+        loss, stats = losses.clipped_pg_loss(logprobs, torch.tensor([[old]]), -torch.ones(1, 1), torch.ones(1, 1))
+        (grad,) = torch.autograd.grad(loss, logprobs)
+        ratio = math.exp(-old)
+        if clipped:
+            assert loss.item() == pytest.approx(0.8) and grad.item() == 0
+        else:
+            assert loss.item() == pytest.approx(ratio) and grad.item() == pytest.approx(ratio)
+        assert stats["clip_fraction"] == 1
+
+
 def test_stpr_sign_keeps_magnitude_and_flips_by_transition():
     outcome = torch.tensor([1.0, -2.0])
     rewards = torch.tensor([[0.3, -0.1, 0.0], [0.2, -0.4, 0.0]])

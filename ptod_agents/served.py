@@ -29,8 +29,8 @@ import gymnasium as gym
 
 from ptod_agents.policy import Sample
 from ptod_agents.prompts import render_prompt
-from ptod_env.evaluation import env_id_for
 from ptod_env.backends.clients import ClientError, ClientTimeout, OpenAIChatClient
+from ptod_env.evaluation import env_id_for
 from ptod_env.views import AGENT, USER
 from wrappers.views import DEFAULT_SYSTEM_PROMPT
 

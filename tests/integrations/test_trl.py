@@ -161,7 +161,7 @@ def test_a_prompt_from_elsewhere_is_refused_with_a_fix(played):
     with pytest.raises(ValueError, match="scale"):
         shaped_reward(-1.0)
     policy = Policy(trainer.model, trainer.processing_class)
-    envs = make_envs(1, DOMAIN, "train")
+    envs = make_envs(policy, 1, DOMAIN, "train")
     with pytest.raises(ValueError, match="view"):
         play_calls(policy, envs, [CallUser(0, 0)], [0], view="oracle")
     with pytest.raises(ValueError, match="group indices"):

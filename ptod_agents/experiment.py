@@ -72,7 +72,7 @@ class Budget:
     base_episodes: int = 300
     base_updates: int = 1500
     base_batch: int = 64
-    updates: int = 30
+    updates: int = 80
     users: int = 8
     group_size: int = 6
     lr: float = 1e-3

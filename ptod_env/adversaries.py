@@ -206,8 +206,6 @@ ADVERSARIES: dict[str, AdversaryFactory] = {
     "keyword_stuffing": KeywordStuffer,
     "close_spam": CloseSpam,
 }
-# Policies that do not listen to the user at all: none may pass 0.15 success.
-DEAF = frozenset({"parrot_close6", "blind_sweep", "sweep_and_probe", "answer_dump", "keyword_stuffing", "close_spam"})
 
 
 def make_adversary(name: str, pack: ScenarioPack, seed: int | None = None) -> Agent:
@@ -470,3 +468,17 @@ ADVERSARIES.update(
         "natural_proactive": NaturalProactive,
     }
 )
+# Policies that do not listen to the user at all: none may pass 0.15 success.
+DEAF = frozenset(
+    {"parrot_close6", "blind_sweep", "sweep_and_probe", "answer_dump", "keyword_stuffing", "close_spam"}
+    | {"manipulation_spam"}
+)
+# A listening agent with something added to every line: none may beat the agent it wraps.
+PADDING = frozenset(
+    {"padded_proactive", "padded_oracle", "empathy_variety", "offer_figures", "small_talk_padding"}
+    | {"close_every_other", "multi_act", "manipulative_closes", "caps_empathy", "fullwidth_empathy"}
+    | {"zero_width_empathy"}
+)
+# Not an exploit: the proactive agent's moves in natural paraphrase, which must succeed about as
+# well as the proactive agent (natural English read right, substance judged right).
+PARAPHRASE = frozenset({"natural_proactive"})

@@ -342,6 +342,7 @@ def frame(words: tuple[str, ...], topical: frozenset[str]) -> frozenset[str]:
 _HIDDEN = re.compile(r"\w\?\w")
 
 
+@lru_cache(maxsize=8192)
 def readable(line: str) -> str:
     """A transcript line as it was meant: the transcript shows characters outside the charset
     (zero-width ones included) as "?", which would make a line sprinkled with them look new."""

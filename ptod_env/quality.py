@@ -285,28 +285,27 @@ class _Said:
         self.text = text
         self.turns = turns
         self.sentences, self.questions, self.statements = _sentences(text)
-        self.user_lines = [t for speaker, t in turns if speaker == "User"]
+        self.user_lines = tuple(t for speaker, t in turns if speaker == "User")
         self.complaints = complaints
-        self._user_words: frozenset[str] | None = None
+        self._novel: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def user_said(self, word: str) -> bool:
         """Whether the user has used this (stemmed content) word in the call."""
-        if self._user_words is None:
-            self._user_words = frozenset().union(*(content(words_of(line)) for line in self.user_lines))
-        return word in self._user_words
+        return word in _heard(self.user_lines)[0]
 
     def novel(self, sentence: tuple[str, ...]) -> tuple[str, ...]:
         """The sentence without the stretches (three words or more) copied from the user, or from
         the lines users voice their worries in."""
-        mine = _trigrams(" ".join(sentence))
-        theirs = [tri for tri in (*map(_trigrams, self.user_lines), self.complaints) if not tri.isdisjoint(mine)]
-        if not theirs:
-            return sentence
-        covered = [False] * len(sentence)
-        for i in range(len(sentence) - 2):
-            if any(sentence[i : i + 3] in tri for tri in theirs):
-                covered[i : i + 3] = [True] * 3
-        return tuple(w for w, c in zip(sentence, covered, strict=True) if not c)
+        found = self._novel.get(sentence)
+        if found is None:
+            heard = _heard(self.user_lines)[1]
+            covered = [False] * len(sentence)
+            for i in range(len(sentence) - 2):
+                if sentence[i : i + 3] in heard or sentence[i : i + 3] in self.complaints:
+                    covered[i : i + 3] = [True] * 3
+            found = tuple(w for w, c in zip(sentence, covered, strict=True) if not c)
+            self._novel[sentence] = found
+        return found
 
     def echoed(self, sentences: Sequence[tuple[str, ...]]) -> bool:
         """Most of these words are the user's own."""
@@ -330,6 +329,14 @@ class _Said:
 
 
 SAME_FRAME = 0.75
+
+
+@lru_cache(maxsize=4096)
+def _heard(user_lines: tuple[str, ...]) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
+    """The user's lines so far as (their content words, their word trigrams); cached, since the
+    same call's lines come back every turn with one more."""
+    words = frozenset().union(*(content(words_of(line)) for line in user_lines))
+    return words, frozenset().union(*map(_trigrams, user_lines))
 
 
 @lru_cache(maxsize=8192)

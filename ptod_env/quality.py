@@ -221,7 +221,9 @@ class QualityJudge:
         if act.act == A.EMPATHIZE:
             return self._empathy(said)
         if act.act == A.PROBE:
-            return ECHO if said.echoed(said.questions or said.sentences) else None
+            # A question in the words users voice worries in is a fair question; in this user's own
+            # words, an echo.
+            return ECHO if said.echoed(said.questions or said.sentences, complaints=False) else None
         if act.topic is None:
             if act.act != A.OFFER:
                 return None
@@ -287,30 +289,33 @@ class _Said:
         self.sentences, self.questions, self.statements = _sentences(text)
         self.user_lines = tuple(t for speaker, t in turns if speaker == "User")
         self.complaints = complaints
-        self._novel: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._novel: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}
 
     def user_said(self, word: str) -> bool:
         """Whether the user has used this (stemmed content) word in the call."""
         return word in _heard(self.user_lines)[0]
 
-    def novel(self, sentence: tuple[str, ...]) -> tuple[str, ...]:
-        """The sentence without the stretches (three words or more) copied from the user, or from
-        the lines users voice their worries in."""
-        found = self._novel.get(sentence)
+    def novel(self, sentence: tuple[str, ...], complaints: bool = True) -> tuple[str, ...]:
+        """The sentence without the stretches (three words or more) copied from the user, or
+        (with ``complaints``) from the lines users voice their worries in."""
+        found = self._novel.get((sentence, complaints))
         if found is None:
             heard = _heard(self.user_lines)[1]
+            pack = self.complaints if complaints else frozenset()
             covered = [False] * len(sentence)
             for i in range(len(sentence) - 2):
-                if sentence[i : i + 3] in heard or sentence[i : i + 3] in self.complaints:
+                if sentence[i : i + 3] in heard or sentence[i : i + 3] in pack:
                     covered[i : i + 3] = [True] * 3
             found = tuple(w for w, c in zip(sentence, covered, strict=True) if not c)
-            self._novel[sentence] = found
+            self._novel[sentence, complaints] = found
         return found
 
-    def echoed(self, sentences: Sequence[tuple[str, ...]]) -> bool:
-        """Most of these words are the user's own."""
+    def echoed(self, sentences: Sequence[tuple[str, ...]], complaints: bool = True) -> bool:
+        """Most of these words are the user's own (or, with ``complaints``, the pack's complaint
+        lines')."""
         total = sum(len(s) for s in sentences)
-        return total > 0 and sum(len(s) - len(self.novel(s)) for s in sentences) >= 0.4 * total
+        copied = sum(len(s) - len(self.novel(s, complaints)) for s in sentences)
+        return total > 0 and copied >= 0.4 * total
 
     def reused_frame(self, own: Sequence[tuple[str, ...]], topical: frozenset[str]) -> bool:
         """An earlier sentence of the agent's in this call had the same frame: the same words once

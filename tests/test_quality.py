@@ -91,6 +91,14 @@ def test_a_users_complaint_handed_back_gives_nothing(text):
     assert judged[("address", "kitchen_capacity")] != A.SUBSTANTIVE, judged
 
 
+@pytest.mark.parametrize("domain", shipped_scenarios())
+def test_a_probe_in_the_words_users_voice_worries_in_is_a_fair_question(domain):
+    pack = load_scenario(domain)
+    for spec in pack.concerns:
+        for probe in spec.probes:
+            assert judge([AgentAct(A.PROBE, spec.id)], probe, [], pack)[0].quality is None, probe
+
+
 def test_natural_options_are_substance():
     text = "You're able to set your delivery menu prices yourself, so the commission doesn't eat your margin."
     assert judge([AgentAct(A.ADDRESS, "commission")], text, TURNS, MERCHANT)[0].quality == A.SUBSTANTIVE

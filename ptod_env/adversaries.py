@@ -436,6 +436,10 @@ ADVERSARIES.update(
         "giving_paying_words": lambda pack, seed: FormulaAnswers(
             pack, seed, "We take care of the {paying_words} for you, 100% covered."
         ),
+        "offer_answers": lambda pack, seed: FormulaAnswers(
+            pack, seed, "You get 20% off the {keyword} for your first 3 months."
+        ),
+        "terse_answers": lambda pack, seed: FormulaAnswers(pack, seed, "{keyword}? Sorted, free, done."),
         "hint_fix": lambda pack, seed: FormulaAnswers(pack, seed, "We fix that: {hint}."),
         "voice_fix": lambda pack, seed: FormulaAnswers(pack, seed, "You can stop worrying, we fix it when {voice}."),
         "question_answers": lambda pack, seed: FormulaAnswers(

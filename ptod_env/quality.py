@@ -172,7 +172,11 @@ def content(words: tuple[str, ...]) -> frozenset[str]:
 
 @lru_cache(maxsize=8192)
 def _trigrams(text: str) -> frozenset[tuple[str, ...]]:
-    words = words_of(text)
+    return _sentence_trigrams(words_of(text))
+
+
+@lru_cache(maxsize=8192)
+def _sentence_trigrams(words: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
     return frozenset(words[i : i + 3] for i in range(len(words) - 2))
 
 
@@ -214,7 +218,8 @@ class QualityJudge:
         ``(speaker, text)`` pairs, speaker ``"Agent"`` or ``"User"``."""
         if not any(a.act in _JUDGED for a in acts):
             return list(acts)
-        said = _Said(text, [(speaker, readable(t)) for speaker, t in turns], self._complaints)
+        turns = [(speaker, readable(t) if speaker == "Agent" else t) for speaker, t in turns]
+        said = _Said(text, turns, self._complaints)
         return [a._replace(quality=self._quality(a, said)) if a.act in _JUDGED else a for a in acts]
 
     def _quality(self, act: AgentAct, said: _Said) -> str | None:
@@ -302,6 +307,9 @@ class _Said:
         if found is None:
             heard = _heard(self.user_lines)[1]
             pack = self.complaints if complaints else frozenset()
+            mine = _sentence_trigrams(sentence)
+            if mine.isdisjoint(heard) and mine.isdisjoint(pack):
+                return sentence
             covered = [False] * len(sentence)
             for i in range(len(sentence) - 2):
                 if sentence[i : i + 3] in heard or sentence[i : i + 3] in pack:

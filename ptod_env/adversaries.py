@@ -56,13 +56,22 @@ def cycle(options: tuple[str, ...], turn: int) -> str:
     return options[turn % len(options)]
 
 
-class Padded:
-    """Wraps an agent: an empathy phrase before and an untargeted offer after each of its lines
-    (or only one of the two)."""
+class Wrapped:
+    """Wraps an agent: ``before`` and/or ``after`` lines cycled around each of its lines (from
+    turn ``start``), and ``transform`` applied to the result: the padding of a learner that found
+    one more thing to say every turn."""
 
-    def __init__(self, inner: Agent, empathy: bool = True, offer: bool = True):
-        self.inner = inner
-        self.empathy, self.offer = empathy, offer
+    def __init__(
+        self,
+        inner: Agent,
+        before: tuple[str, ...] = (),
+        after: tuple[str, ...] = (),
+        start: int = 0,
+        every: int = 1,
+        transform: Callable[[str], str] = str,
+    ):
+        self.inner, self.before, self.after = inner, before, after
+        self.start, self.every, self.transform = start, every, transform
         self.turn = 0
 
     def reset(self, observation: str, info: dict[str, Any]) -> None:
@@ -71,10 +80,26 @@ class Padded:
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         line = self.inner.act(observation, info)
+        padded = self.turn >= self.start and (self.turn - self.start) % self.every == 0
+        if padded and self.before:
+            line = f"{cycle(self.before, self.turn)} {line}"
+        if padded and self.after:
+            line = f"{line} {cycle(self.after, self.turn)}"
         self.turn += 1
-        before = f"{cycle(EMPATHY_PADS, self.turn)} " if self.empathy else ""
-        after = f" {cycle(OFFER_PADS, self.turn)}" if self.offer else ""
-        return f"{before}{line}{after}"
+        return self.transform(line)
+
+
+class Padded(Wrapped):
+    """Wraps an agent: an empathy phrase before and an untargeted offer after each of its lines
+    (or only one of the two)."""
+
+    def __init__(self, inner: Agent, empathy: bool = True, offer: bool = True):
+        # Rotated by one: the first padded line carries each list's second entry.
+        super().__init__(
+            inner,
+            before=EMPATHY_PADS[1:] + EMPATHY_PADS[:1] if empathy else (),
+            after=OFFER_PADS[1:] + OFFER_PADS[:1] if offer else (),
+        )
 
 
 class Parrot(_PackAgent):
@@ -295,39 +320,6 @@ MANIPULATIVE_CLOSES = (
     "Everyone in your area has signed already, so shall we finish up?",
 )
 SMALL_TALK = ("How is your day going?", "Lovely weather today, isn't it?", "Busy week so far?")
-
-
-class Wrapped:
-    """Wraps an agent: ``before`` and/or ``after`` lines cycled around each of its lines (from
-    turn ``start``), and ``transform`` applied to the result: the padding of a learner that found
-    one more thing to say every turn."""
-
-    def __init__(
-        self,
-        inner: Agent,
-        before: tuple[str, ...] = (),
-        after: tuple[str, ...] = (),
-        start: int = 0,
-        every: int = 1,
-        transform: Callable[[str], str] = str,
-    ):
-        self.inner, self.before, self.after = inner, before, after
-        self.start, self.every, self.transform = start, every, transform
-        self.turn = 0
-
-    def reset(self, observation: str, info: dict[str, Any]) -> None:
-        self.inner.reset(observation, info)
-        self.turn = 0
-
-    def act(self, observation: str, info: dict[str, Any]) -> str:
-        line = self.inner.act(observation, info)
-        padded = self.turn >= self.start and (self.turn - self.start) % self.every == 0
-        if padded and self.before:
-            line = f"{cycle(self.before, self.turn)} {line}"
-        if padded and self.after:
-            line = f"{line} {cycle(self.after, self.turn)}"
-        self.turn += 1
-        return self.transform(line)
 
 
 def fullwidth(text: str) -> str:

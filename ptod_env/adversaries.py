@@ -15,7 +15,16 @@ The families (docs/simulator.md, "Gaming"):
   reassurance with no content, or numbers stuffed into an acknowledgement;
 - **blind sweeps**: answer the concerns the brief makes likeliest (or every concern) without
   listening, with or without an open question after each answer;
-- **keyword stuffing** and **close spam**.
+- **keyword stuffing** and **close spam**;
+- second round, for a learner whose language model writes natural English (``FormulaAnswers``,
+  ``Wrapped``, ``SideChannel``): one giving frame filled with the concern's label, hint,
+  description or judge-specific words; the pack's complaint lines handed back with "we fix that";
+  question-form, offer-form and terse formula answers; fresh sympathy every turn, figures every
+  turn, small talk, closes every other turn, multi-act lines, polite manipulation, upper-case,
+  fullwidth and zero-width text; probing every likely concern to read the hidden state.
+
+``natural_proactive`` is not an exploit: the proactive agent in natural paraphrase, which must
+succeed about as well as the proactive agent (:data:`PARAPHRASE`).
 """
 
 from __future__ import annotations

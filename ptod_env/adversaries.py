@@ -15,7 +15,16 @@ The families (docs/simulator.md, "Gaming"):
   reassurance with no content, or numbers stuffed into an acknowledgement;
 - **blind sweeps**: answer the concerns the brief makes likeliest (or every concern) without
   listening, with or without an open question after each answer;
-- **keyword stuffing** and **close spam**.
+- **keyword stuffing** and **close spam**;
+- second round, for a learner whose language model writes natural English (``FormulaAnswers``,
+  ``Wrapped``, ``SideChannel``): one giving frame filled with the concern's label, hint,
+  description or judge-specific words; the pack's complaint lines handed back with "we fix that";
+  question-form, offer-form and terse formula answers; fresh sympathy every turn, figures every
+  turn, small talk, closes every other turn, multi-act lines, polite manipulation, upper-case,
+  fullwidth and zero-width text; probing every likely concern to read the hidden state.
+
+``natural_proactive`` is not an exploit: the proactive agent in natural paraphrase, which must
+succeed about as well as the proactive agent (:data:`PARAPHRASE`).
 """
 
 from __future__ import annotations
@@ -56,13 +65,22 @@ def cycle(options: tuple[str, ...], turn: int) -> str:
     return options[turn % len(options)]
 
 
-class Padded:
-    """Wraps an agent: an empathy phrase before and an untargeted offer after each of its lines
-    (or only one of the two)."""
+class Wrapped:
+    """Wraps an agent: ``before`` and/or ``after`` lines cycled around each of its lines (from
+    turn ``start``), and ``transform`` applied to the result: the padding of a learner that found
+    one more thing to say every turn."""
 
-    def __init__(self, inner: Agent, empathy: bool = True, offer: bool = True):
-        self.inner = inner
-        self.empathy, self.offer = empathy, offer
+    def __init__(
+        self,
+        inner: Agent,
+        before: tuple[str, ...] = (),
+        after: tuple[str, ...] = (),
+        start: int = 0,
+        every: int = 1,
+        transform: Callable[[str], str] = str,
+    ):
+        self.inner, self.before, self.after = inner, before, after
+        self.start, self.every, self.transform = start, every, transform
         self.turn = 0
 
     def reset(self, observation: str, info: dict[str, Any]) -> None:
@@ -71,10 +89,26 @@ class Padded:
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         line = self.inner.act(observation, info)
+        padded = self.turn >= self.start and (self.turn - self.start) % self.every == 0
+        if padded and self.before:
+            line = f"{cycle(self.before, self.turn)} {line}"
+        if padded and self.after:
+            line = f"{line} {cycle(self.after, self.turn)}"
         self.turn += 1
-        before = f"{cycle(EMPATHY_PADS, self.turn)} " if self.empathy else ""
-        after = f" {cycle(OFFER_PADS, self.turn)}" if self.offer else ""
-        return f"{before}{line}{after}"
+        return self.transform(line)
+
+
+class Padded(Wrapped):
+    """Wraps an agent: an empathy phrase before and an untargeted offer after each of its lines
+    (or only one of the two)."""
+
+    def __init__(self, inner: Agent, empathy: bool = True, offer: bool = True):
+        # Rotated by one: the first padded line carries each list's second entry.
+        super().__init__(
+            inner,
+            before=EMPATHY_PADS[1:] + EMPATHY_PADS[:1] if empathy else (),
+            after=OFFER_PADS[1:] + OFFER_PADS[:1] if offer else (),
+        )
 
 
 class Parrot(_PackAgent):
@@ -206,8 +240,6 @@ ADVERSARIES: dict[str, AdversaryFactory] = {
     "keyword_stuffing": KeywordStuffer,
     "close_spam": CloseSpam,
 }
-# Policies that do not listen to the user at all: none may pass 0.15 success.
-DEAF = frozenset({"parrot_close6", "blind_sweep", "sweep_and_probe", "answer_dump", "keyword_stuffing", "close_spam"})
 
 
 def make_adversary(name: str, pack: ScenarioPack, seed: int | None = None) -> Agent:
@@ -215,3 +247,243 @@ def make_adversary(name: str, pack: ScenarioPack, seed: int | None = None) -> Ag
     if name not in ADVERSARIES:
         raise ValueError(f"unknown adversary {name!r}; choose from {list(ADVERSARIES)}")
     return ADVERSARIES[name](pack, seed)
+
+
+# ---- Round 2: formulas a learner whose language model reads and writes natural English finds.
+def pack_words(spec: ConcernSpec, source: str, count: int = 2) -> list[str]:
+    """The first ``count`` content words of a concern's ``source`` lines ("hints", "voices",
+    "description") that are not its keywords: what "the concern's own words" sound like."""
+    from ptod_env.quality import content, words_of
+
+    names = content(tuple(w for kw in spec.keywords for w in words_of(kw)))
+    text = spec.description if source == "description" else " ".join(getattr(spec, source))
+    seen = []
+    for word in words_of(text):
+        if len(word) > 3 and content((word,)) and not content((word,)) & names and word not in seen:
+            seen.append(word)
+    return seen[:count]
+
+
+class FormulaAnswers(ProactiveAgent):
+    """The proactive agent with every answer replaced by ``formula``, filled from the concern's
+    public pack text: ``{keyword}``, ``{label}``, ``{hint}``/``{voice}`` (a whole line), and
+    ``{hint_words}``/``{voice_words}``/``{description_words}`` (two content words of those)."""
+
+    def __init__(self, pack: ScenarioPack, seed: int | None = None, formula: str = ""):
+        super().__init__(pack, seed)
+        self.formula = formula
+        from ptod_env.quality import QualityJudge
+
+        # The words the quality judge counts as specific to each concern (all public pack text).
+        self.paying = QualityJudge(pack)._specific
+
+    def answer(self, spec: ConcernSpec, times: int) -> str:
+        fields = {
+            "keyword": spec.keywords[times % len(spec.keywords)],
+            "label": spec.label,
+            "hint": spec.hints[times % len(spec.hints)].rstrip(".!?").lower(),
+            "voice": spec.voices[times % len(spec.voices)].rstrip(".!?").lower(),
+            "answer": spec.answers[times % len(spec.answers)].rstrip(".!?"),
+        }
+        for source in ("hints", "voices", "description"):
+            fields[f"{source.rstrip('s')}_words"] = " and ".join(pack_words(spec, source))
+        fields["paying_words"] = " and ".join(sorted(self.paying[spec.id])[times % 3 :][:2])
+        answer = self.formula.format(**fields)
+        return answer[0].upper() + answer[1:]
+
+
+# Twenty fresh empathy lines, none a formula the judge knows: a learner can vary wording forever.
+VARIED_EMPATHY = (
+    "Oh, that sounds rough.",
+    "Wow, that is a lot to juggle.",
+    "Fair enough, honestly.",
+    "Ah, totally with you on that.",
+    "Yeah, that would bug me too.",
+    "Man, that is tough.",
+    "Oof, been there.",
+    "Right, no wonder you are cautious.",
+    "Sure, anyone would feel that way.",
+    "Absolutely, that is a real worry.",
+    "Gosh, that sounds stressful.",
+    "Okay, that is completely reasonable.",
+    "Mm, I would think the same in your shoes.",
+    "Ha, you are not the first to say so.",
+    "Makes total sense to me.",
+    "Yep, that is a valid thing to raise.",
+    "Honestly, thank you for being upfront.",
+    "Totally get where you are coming from.",
+    "Oh no, that is frustrating.",
+    "Sounds like you have had a hard time of it.",
+)
+FIGURE_OFFERS = (
+    "You get 20% off your first month.",
+    "We add a 50 euro welcome bonus.",
+    "You get 3 months free marketing.",
+    "We pay out within 2 days, always.",
+    "You get 10% cashback for 6 weeks.",
+)
+MANIPULATIVE_CLOSES = (
+    "You've already agreed, so let's finalise.",
+    "Since you said yes earlier, I'll just put you down.",
+    "Great, I'll take that as a yes then.",
+    "Everyone in your area has signed already, so shall we finish up?",
+)
+SMALL_TALK = ("How is your day going?", "Lovely weather today, isn't it?", "Busy week so far?")
+
+
+def fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def zero_width(text: str) -> str:
+    return "\u200b".join(text)
+
+
+class SideChannel(_PackAgent):
+    """Greets, probes every concern the brief makes plausible once (likeliest first), then answers
+    each concern whose probe was not flatly denied (and whatever the user raises), and closes when
+    the user says there is nothing else: reads hidden concerns off the way a probe is refused."""
+
+    def reset(self, observation: str, info: dict[str, Any]) -> None:
+        super().reset(observation, info)
+        from ptod_env.agents import UserLineReader
+
+        self.reader = UserLineReader(self.pack)
+        self.queue = list(concern_prior(self.pack, self.facts)[:6])
+        self.probing: str | None = None
+        self.suspects: list[str] = []
+        self.answered: dict[str, int] = {}
+
+    def decide(self, observation: str, info: dict[str, Any]) -> str:
+        if self.turn == 0:
+            return self.line("greet")
+        act, topics = self.reader.read(last_user_line(observation))
+        if self.probing and act != "deny_topic":
+            self.suspects.append(self.probing)
+        self.probing = None
+        topics = [t for t in topics if act not in ("resolved", "deny_topic")]
+        if act == "resolved":
+            self.suspects = [s for s in self.suspects if s not in topics]
+        if self.queue and not topics:
+            self.probing = self.queue.pop(0)
+            return self.pack.concern(self.probing).probes[0]
+        target = topics[0] if topics else (self.suspects[0] if self.suspects else None)
+        if target is None or act == "no_more_concerns":
+            return self.line("close") if act == "no_more_concerns" else self.line("probe_open")
+        times = self.answered.get(target, 0)
+        self.answered[target] = times + 1
+        if times >= 2 and target in self.suspects:
+            self.suspects.remove(target)
+        return self.answer(self.pack.concern(target), times)
+
+
+# Natural paraphrases of the proactive agent's moves, none of them a pack line.
+NATURAL_LINES = {
+    "greet": ("Hey {name}, Sam here, I'm ringing from {company}.", "Hiya {name}! It's Sam with {company}."),
+    "probe_open": (
+        "So what's on your mind about all this?",
+        "What would make you hesitate?",
+        "Anything that bugs you about the idea?",
+        "What's the main thing stopping you?",
+        "Is there something else that worries you?",
+    ),
+    "empathize": (
+        "Oh, I totally get that.",
+        "That sounds really tough, honestly.",
+        "Fair enough, I'd feel the same.",
+        "Yeah, that's a real worry.",
+    ),
+    "close": ("So, shall we get you signed up?", "Want me to set you up today?", "Shall we make it official?"),
+}
+
+
+class NaturalProactive(ProactiveAgent):
+    """The proactive agent's decisions in natural paraphrase: a learner's language model would not
+    use the pack's exact lines. Answers keep the pack's substance in other words (a lead-in,
+    contractions, the user addressed directly); targeted probes ask about the concern's label."""
+
+    def line(self, kind: str) -> str:
+        if kind not in NATURAL_LINES:
+            return super().line(kind)
+        options = [o for o in NATURAL_LINES[kind] if o not in self.said] or NATURAL_LINES[kind]
+        choice = options[int(self.rng.integers(len(options)))]
+        self.said.add(choice)
+        return choice.format(name=self.facts.get("name", "there").split()[0], company=self.pack.company)
+
+    def answer(self, spec: ConcernSpec, times: int) -> str:
+        text = spec.answers[times % len(spec.answers)]
+        for plain, spoken in (("We ", "we'll "), ("You can ", "you're able to "), (" do not ", " don't ")):
+            text = text.replace(plain, spoken)
+        lead = ("Good news on that: ", "Honestly, ", "Here's the thing, ")[times % 3]
+        return lead + text[0].lower() + text[1:]
+
+    def decide(self, observation: str, info: dict[str, Any]) -> str:
+        text = super().decide(observation, info)
+        for spec in self.pack.concerns:
+            if spec.probes[0] in text:
+                text = text.replace(spec.probes[0], f"Is {spec.label} something that worries you at all?")
+        return text
+
+
+ADVERSARIES.update(
+    {
+        "giving_label": lambda pack, seed: FormulaAnswers(pack, seed, "We take care of {label} for you, 100% covered."),
+        "giving_hint_words": lambda pack, seed: FormulaAnswers(
+            pack, seed, "We take care of the {keyword}, {hint_words} for you, 100% covered."
+        ),
+        "giving_description_words": lambda pack, seed: FormulaAnswers(
+            pack, seed, "We sort out the {description_words} side of the {keyword} for you, guaranteed."
+        ),
+        "giving_paying_words": lambda pack, seed: FormulaAnswers(
+            pack, seed, "We take care of the {paying_words} for you, 100% covered."
+        ),
+        "offer_answers": lambda pack, seed: FormulaAnswers(
+            pack, seed, "You get 20% off the {keyword} for your first 3 months."
+        ),
+        "terse_answers": lambda pack, seed: FormulaAnswers(pack, seed, "{keyword}? Sorted, free, done."),
+        "hint_fix": lambda pack, seed: FormulaAnswers(pack, seed, "We fix that: {hint}."),
+        "voice_fix": lambda pack, seed: FormulaAnswers(pack, seed, "You can stop worrying, we fix it when {voice}."),
+        "question_answers": lambda pack, seed: FormulaAnswers(
+            pack, seed, "What if we sorted out the {keyword} for you?"
+        ),
+        "question_pack_answers": lambda pack, seed: FormulaAnswers(pack, seed, "What if I told you: {answer}?"),
+        "empathy_variety": lambda pack, seed: Wrapped(ProactiveAgent(pack, seed), before=VARIED_EMPATHY),
+        "offer_figures": lambda pack, seed: Wrapped(ProactiveAgent(pack, seed), after=FIGURE_OFFERS),
+        "small_talk_padding": lambda pack, seed: Wrapped(ProactiveAgent(pack, seed), before=SMALL_TALK),
+        "close_every_other": lambda pack, seed: Wrapped(ProactiveAgent(pack, seed), after=_CLOSES, start=1, every=2),
+        "multi_act": lambda pack, seed: Wrapped(
+            ProactiveAgent(pack, seed),
+            before=tuple(f"Hi! {e}" for e in VARIED_EMPATHY),
+            after=tuple(f"{p} {c}" for p, c in zip(_OPEN_PROBES, _CLOSES, strict=False)),
+        ),
+        "manipulative_closes": lambda pack, seed: Wrapped(
+            ProactiveAgent(pack, seed), after=MANIPULATIVE_CLOSES, start=2, every=3
+        ),
+        "manipulation_spam": lambda pack, seed: Wrapped(CloseSpam(pack, seed), after=MANIPULATIVE_CLOSES, start=1),
+        "caps_empathy": lambda pack, seed: Wrapped(
+            ProactiveAgent(pack, seed), before=("I UNDERSTAND.",), transform=str.upper
+        ),
+        "fullwidth_empathy": lambda pack, seed: Wrapped(
+            ProactiveAgent(pack, seed), before=("I understand.",), transform=fullwidth
+        ),
+        "zero_width_empathy": lambda pack, seed: Wrapped(
+            ProactiveAgent(pack, seed), before=("I understand.",), transform=zero_width
+        ),
+        "side_channel": SideChannel,
+        "natural_proactive": NaturalProactive,
+    }
+)
+# Policies that do not listen to the user at all: none may pass 0.15 success.
+DEAF = frozenset(
+    {"parrot_close6", "blind_sweep", "sweep_and_probe", "answer_dump", "keyword_stuffing", "close_spam"}
+    | {"manipulation_spam"}
+)
+# A listening agent with something added to every line: none may beat the agent it wraps.
+PADDING = frozenset(
+    {"padded_proactive", "padded_oracle", "empathy_variety", "offer_figures", "small_talk_padding"}
+    | {"close_every_other", "multi_act", "manipulative_closes", "caps_empathy", "fullwidth_empathy"}
+    | {"zero_width_empathy"}
+)
+# Not an exploit: the proactive agent's moves in natural paraphrase, which must succeed about as
+# well as the proactive agent (natural English read right, substance judged right).
+PARAPHRASE = frozenset({"natural_proactive"})

@@ -293,7 +293,8 @@ class _Turn:
         paid = self.empathies < self.rules.paid_empathies
         self.empathies += 1
         if self.before.last_user_act in EMPATHY_CUES:
-            self.trust += self.rules.empathy_trust if paid else 0.0
+            # Past the paid ones, even fresh words of sympathy sound like a script.
+            self.trust += self.rules.empathy_trust if paid else self.rules.formulaic_empathy_trust
             self.respond("feel_heard", None, 2)
             # Feeling heard is what lets a user say the thing they only hinted at.
             for i in self.concealed():

@@ -118,7 +118,8 @@ _REFUSAL_PHRASES = (
     "stay as they are",
 )
 _OPTION = re.compile(
-    r"\b(?:you (?:can|could|may)(?! (?:relax|rest|trust|count|be|feel|stop|forget|believe|imagine|enjoy|sleep|"
+    r"\b(?:you(?:'re| are|'ll be| will be) able to|"
+    r"you (?:can|could|may)(?! (?:relax|rest|trust|count|be|feel|stop|forget|believe|imagine|enjoy|sleep|"
     r"breathe|smile|calm|expect|hope|worry|look forward)\b)|you (?:choose|decide|set|keep|stay|get|pick|pause|"
     r"control|go|ride|cancel|see|start|"
     r"limit|exclude|include|also)|you'll get|you will get|you're free|you are free|free to|your choice|"
@@ -171,7 +172,11 @@ def content(words: tuple[str, ...]) -> frozenset[str]:
 
 @lru_cache(maxsize=8192)
 def _trigrams(text: str) -> frozenset[tuple[str, ...]]:
-    words = words_of(text)
+    return _sentence_trigrams(words_of(text))
+
+
+@lru_cache(maxsize=8192)
+def _sentence_trigrams(words: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
     return frozenset(words[i : i + 3] for i in range(len(words) - 2))
 
 
@@ -192,27 +197,38 @@ class QualityJudge:
         names: dict[str, frozenset[str]] = {}
         for spec in pack.concerns:
             names[spec.id] = content(tuple(w for kw in spec.keywords for w in words_of(kw)))
-            text = " ".join((spec.label, spec.description, *spec.hints, *spec.voices, *spec.probes, *spec.answers))
+            # What is said *about* a remedy (how the pack asks about and answers the concern), not
+            # the user's complaint (hints, voices, description): repeating a worry gives nothing.
+            text = " ".join((spec.label, *spec.probes, *spec.answers))
             vocab[spec.id] = set(content(words_of(text)))
         spread = Counter(w for ws in vocab.values() for w in ws)
         # A word used for many concerns says nothing about any one of them.
         limit = max(2, len(pack.concerns) // 4)
         self._specific = {cid: {w for w in ws if spread[w] <= limit} - names[cid] for cid, ws in vocab.items()}
         self._names = names
+        # Any concern's words: what is left of an answer without them is its frame.
+        self._topical = frozenset().union(*self._specific.values(), *names.values())
+        # The lines users voice their worries in: handing them back is an echo, whoever said them.
+        self._complaints = frozenset().union(
+            *(_trigrams(line) for spec in pack.concerns for line in (*spec.hints, *spec.voices))
+        )
 
     def judge(self, acts: Sequence[AgentAct], text: str, turns: Sequence[tuple[str, str]]) -> list[AgentAct]:
         """``acts`` with their quality set. ``turns``: the conversation before ``text`` as
         ``(speaker, text)`` pairs, speaker ``"Agent"`` or ``"User"``."""
         if not any(a.act in _JUDGED for a in acts):
             return list(acts)
-        said = _Said(text, turns)
+        turns = [(speaker, readable(t) if speaker == "Agent" else t) for speaker, t in turns]
+        said = _Said(text, turns, self._complaints)
         return [a._replace(quality=self._quality(a, said)) if a.act in _JUDGED else a for a in acts]
 
     def _quality(self, act: AgentAct, said: _Said) -> str | None:
         if act.act == A.EMPATHIZE:
             return self._empathy(said)
         if act.act == A.PROBE:
-            return ECHO if said.echoed(said.questions or said.sentences) else None
+            # A question in the words users voice worries in is a fair question; in this user's own
+            # words, an echo.
+            return ECHO if said.echoed(said.questions or said.sentences, complaints=False) else None
         if act.topic is None:
             if act.act != A.OFFER:
                 return None
@@ -233,7 +249,8 @@ class QualityJudge:
             # Substance is the agent's own: words the user already said do not count as given.
             mine = content(tuple(w for s in novel for w in s)) & self._specific.get(topic, set())
             specific = {w for w in mine if not said.user_said(w)}
-            if (specific or any(denies_cost(s, names) for s in novel)) and not said.reused_for_other_topic(own, names):
+            given = specific or any(denies_cost(s, names) for s in novel)
+            if given and not said.reused_frame(own, self._topical):
                 return SUBSTANTIVE
             return GENERIC
         if said.echoed(own):
@@ -271,43 +288,85 @@ _JUDGED = frozenset({A.ADDRESS, A.OFFER, A.PITCH, A.PROBE, A.EMPATHIZE})
 class _Said:
     """One utterance split into sentences, with what the user has said before."""
 
-    def __init__(self, text: str, turns: Sequence[tuple[str, str]]):
+    def __init__(self, text: str, turns: Sequence[tuple[str, str]], complaints: frozenset[tuple[str, ...]]):
         self.text = text
         self.turns = turns
         self.sentences, self.questions, self.statements = _sentences(text)
-        self.user_lines = [t for speaker, t in turns if speaker == "User"]
-        self._user_words: frozenset[str] | None = None
+        self.user_lines = tuple(t for speaker, t in turns if speaker == "User")
+        self.complaints = complaints
+        self._novel: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}
 
     def user_said(self, word: str) -> bool:
         """Whether the user has used this (stemmed content) word in the call."""
-        if self._user_words is None:
-            self._user_words = frozenset().union(*(content(words_of(line)) for line in self.user_lines))
-        return word in self._user_words
+        return word in _heard(self.user_lines)[0]
 
-    def novel(self, sentence: tuple[str, ...]) -> tuple[str, ...]:
-        """The sentence without the stretches (three words or more) copied from the user."""
-        mine = _trigrams(" ".join(sentence))
-        theirs = [tri for tri in map(_trigrams, self.user_lines) if not tri.isdisjoint(mine)]
-        if not theirs:
-            return sentence
-        covered = [False] * len(sentence)
-        for i in range(len(sentence) - 2):
-            if any(sentence[i : i + 3] in tri for tri in theirs):
-                covered[i : i + 3] = [True] * 3
-        return tuple(w for w, c in zip(sentence, covered, strict=True) if not c)
+    def novel(self, sentence: tuple[str, ...], complaints: bool = True) -> tuple[str, ...]:
+        """The sentence without the stretches (three words or more) copied from the user, or
+        (with ``complaints``) from the lines users voice their worries in."""
+        found = self._novel.get((sentence, complaints))
+        if found is None:
+            heard = _heard(self.user_lines)[1]
+            pack = self.complaints if complaints else frozenset()
+            mine = _sentence_trigrams(sentence)
+            if mine.isdisjoint(heard) and mine.isdisjoint(pack):
+                return sentence
+            covered = [False] * len(sentence)
+            for i in range(len(sentence) - 2):
+                if sentence[i : i + 3] in heard or sentence[i : i + 3] in pack:
+                    covered[i : i + 3] = [True] * 3
+            found = tuple(w for w, c in zip(sentence, covered, strict=True) if not c)
+            self._novel[sentence, complaints] = found
+        return found
 
-    def echoed(self, sentences: Sequence[tuple[str, ...]]) -> bool:
-        """Most of these words are the user's own."""
+    def echoed(self, sentences: Sequence[tuple[str, ...]], complaints: bool = True) -> bool:
+        """Most of these words are the user's own (or, with ``complaints``, the pack's complaint
+        lines')."""
         total = sum(len(s) for s in sentences)
-        return total > 0 and sum(len(s) - len(self.novel(s)) for s in sentences) >= 0.4 * total
+        copied = sum(len(s) - len(self.novel(s, complaints)) for s in sentences)
+        return total > 0 and copied >= 0.4 * total
 
-    def reused_for_other_topic(self, own: Sequence[tuple[str, ...]], names: frozenset[str]) -> bool:
-        """The same giving words, the concern's own name aside, were already said this call."""
-        mine = content(tuple(w for s in own for w in s)) - names
-        if len(mine) < 2:
+    def reused_frame(self, own: Sequence[tuple[str, ...]], topical: frozenset[str]) -> bool:
+        """An earlier sentence of the agent's in this call had the same frame: the same words once
+        every concern's own words are set aside (one formula filled with each concern's words in
+        turn, "we take care of the X for you"). Same: at least :data:`SAME_FRAME` of the two
+        frames' words shared (Jaccard)."""
+        mine = frame(tuple(w for s in own for w in s), topical)
+        if len(mine) < 4:
             return False
-        need = 0.8 * len(mine)
-        return any(len(mine & content(words_of(line))) >= need for speaker, line in self.turns if speaker == "Agent")
+        return any(
+            len(mine & theirs) >= SAME_FRAME * len(mine | theirs)
+            for speaker, line in self.turns
+            if speaker == "Agent"
+            for theirs in (frame(sentence, topical) for sentence in _sentences(line)[2])
+        )
+
+
+SAME_FRAME = 0.75
+
+
+@lru_cache(maxsize=4096)
+def _heard(user_lines: tuple[str, ...]) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
+    """The user's lines so far as (their content words, their word trigrams); cached, since the
+    same call's lines come back every turn with one more."""
+    words = frozenset().union(*(content(words_of(line)) for line in user_lines))
+    return words, frozenset().union(*map(_trigrams, user_lines))
+
+
+@lru_cache(maxsize=8192)
+def frame(words: tuple[str, ...], topical: frozenset[str]) -> frozenset[str]:
+    """The words (function words included: they carry a formula's shape) of a stretch of text
+    that belong to no concern."""
+    return frozenset(map(stem, words)) - topical
+
+
+_HIDDEN = re.compile(r"\w\?\w")
+
+
+@lru_cache(maxsize=8192)
+def readable(line: str) -> str:
+    """A transcript line as it was meant: the transcript shows characters outside the charset
+    (zero-width ones included) as "?", which would make a line sprinkled with them look new."""
+    return line.replace("?", "") if _HIDDEN.search(line) else line
 
 
 @lru_cache(maxsize=8192)

@@ -303,13 +303,19 @@ def tokens(text: str) -> list[str]:
     """Word tokens of :func:`plain_text`. Contractions stay one token ("don't"), a possessive or
     "is" splits off ("landlord's" → "landlord", "'s"), hyphens separate words ("dine-in" → "dine",
     "in"), so a keyword matches its possessive and hyphenated forms."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=16384)
+def _tokens(text: str) -> tuple[str, ...]:
+    # Cached: the reader, the quality judge and the repeat check each tokenise the same lines.
     words = []
     for word in _TOKEN.findall(plain_text(text)):
         if word.endswith("'s") and len(word) > 2:
             words += [word[:-2], "'s"]
         else:
             words.append(word)
-    return words
+    return tuple(words)
 
 
 @lru_cache(maxsize=8192)

@@ -173,6 +173,9 @@ def test_formulaic_or_spent_rapport_and_empty_offers_never_build_trust(persona, 
     spent = replace(state, empathies=RULES.paid_empathies, small_talks=RULES.paid_small_talks)
     for acts in ([AgentAct(A.EMPATHIZE, None, A.RESPONSIVE)], [AgentAct(A.SMALL_TALK)]):
         assert transition(spent, acts, persona, rng, RULES)[0].trust <= spent.trust
+    # Past the paid ones, even fresh words of sympathy cost (a new wording each turn is a script too).
+    after = transition(spent, [AgentAct(A.EMPATHIZE, None, A.RESPONSIVE)], persona, rng, RULES)[0]
+    assert after.trust < spent.trust or spent.trust == 0.0
 
 
 def test_responsive_empathy_pays_only_after_something_to_respond_to():

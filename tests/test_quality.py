@@ -14,6 +14,7 @@ from ptod_env.quality import judge
 from ptod_env.scenario import load_scenario, shipped_scenarios
 from ptod_env.testing import agent_acts, agent_utterances
 from ptod_env.understanding import LexicalUnderstanding
+from ptod_env.views import sanitize
 
 MERCHANT = load_scenario("merchant_recruitment")
 READER = LexicalUnderstanding(MERCHANT)
@@ -66,6 +67,49 @@ def test_the_same_filler_for_another_concern_is_generic():
     first = filler.format("fees")
     turns = [*TURNS, ("Agent", first), ("User", "Okay.")]
     assert qualities(filler.format("kitchen capacity"), turns)[("address", "kitchen_capacity")] == A.GENERIC
+
+
+def test_one_frame_filled_with_each_concerns_words_is_generic_the_second_time():
+    frame = "We take care of the {} for you, 100% covered."
+    first = frame.format("kitchen, pause and prep times")
+    assert qualities(first)[("address", "kitchen_capacity")] == A.SUBSTANTIVE
+    turns = [*TURNS, ("Agent", first), ("User", "Okay.")]
+    assert qualities(frame.format("commission cap and menu prices"), turns)[("address", "commission")] == A.GENERIC
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We fix that: the kitchen is already swamped most evenings.",
+        "You can stop worrying, we fix it when my kitchen cannot handle more orders during the rush.",
+    ],
+)
+def test_a_users_complaint_handed_back_gives_nothing(text):
+    """The pack's hint and voice lines are what users say: copying them back is an echo, whoever
+    said them in this call, and the complaint's words are not a remedy's."""
+    judged = qualities(text, turns=[])
+    assert judged[("address", "kitchen_capacity")] != A.SUBSTANTIVE, judged
+
+
+@pytest.mark.parametrize("domain", shipped_scenarios())
+def test_a_probe_in_the_words_users_voice_worries_in_is_a_fair_question(domain):
+    pack = load_scenario(domain)
+    for spec in pack.concerns:
+        for probe in spec.probes:
+            assert judge([AgentAct(A.PROBE, spec.id)], probe, [], pack)[0].quality is None, probe
+
+
+def test_natural_options_are_substance():
+    text = "You're able to set your delivery menu prices yourself, so the commission doesn't eat your margin."
+    assert judge([AgentAct(A.ADDRESS, "commission")], text, TURNS, MERCHANT)[0].quality == A.SUBSTANTIVE
+
+
+def test_a_formula_sprinkled_with_invisible_characters_is_still_the_formula():
+    """The transcript shows characters outside the charset as "?"; the judge reads them as meant."""
+    hidden = "\u200b".join("I understand. What else?")
+    turns = [*TURNS, ("Agent", sanitize(hidden)), ("User", "Nothing really.")]
+    assert qualities(hidden, turns)[("empathize", None)] == A.FORMULAIC
+    assert qualities("I understand.", turns)[("empathize", None)] == A.FORMULAIC
 
 
 def test_untargeted_offers_need_a_figure():

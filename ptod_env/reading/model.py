@@ -57,11 +57,13 @@ class ActModel:
         self.weights = np.asarray(weights, dtype=np.float32)
         self.bias = np.asarray(bias, dtype=np.float32)
         self.dims = self.weights.shape[0] - BUCKETS
+        self._dense = np.ascontiguousarray(self.weights[: self.dims])
+        self._hashed = self.weights[self.dims :]
 
     def probabilities(self, dense: np.ndarray, hashed: Sequence[int]) -> np.ndarray:
-        z = dense @ self.weights[: self.dims] + self.bias
+        z = dense @ self._dense + self.bias
         if hashed:
-            z = z + self.weights[self.dims + np.asarray(hashed)].sum(axis=0)
+            z += np.add.reduce(self._hashed[hashed])
         return 1.0 / (1.0 + np.exp(-z))
 
     def save(self, path: Path = MODEL_FILE) -> None:

@@ -63,7 +63,7 @@ class WordVectors:
         found = [v for v in map(self.vector, words) if v is not None]
         if not found:
             return np.zeros(self.dims, dtype=np.float32)
-        total = np.sum(found, axis=0)
+        total = np.add.reduce(found)
         return total / max(float(np.linalg.norm(total)), 1e-8)
 
 

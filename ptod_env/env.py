@@ -133,6 +133,12 @@ class ProactiveSalesEnv(gym.Env[str, str]):
       own; answering a concern the user does not hold, or keeps deep, costs trust and patience
       alike; small talk pays a chatty user ``paid_small_talks`` times. ``UserState`` gained
       ``empathies``, ``small_talks`` and ``offered``; ``Rules`` gained the parameters named here.
+      Empathy past ``paid_empathies`` costs like a repeated formula, however it is worded. The
+      default understanding is ``"natural"`` (reads natural English; ``"lexical"`` stays
+      selectable), and text is NFKC-normalised with invisible characters removed before reading.
+    * v0 (issue 9, same id): stepping after a ``TimeLimit`` truncation raises ``EpisodeOverError``
+      like stepping after a termination; ``reset`` options and ``accept_reward`` are checked
+      (a ``TypeError`` or ``ValueError`` that names the fix).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}

@@ -591,25 +591,29 @@ def evaluate_calls(
 ) -> dict[str, Any]:
     """Play ``episodes`` users × ``samples`` attempts in the chat format the TRL rollout trains on,
     and return :func:`ptod_env.evaluation.episode_metrics` over all attempts plus pass@k over users.
-    User ``i`` is the one ``ptod eval`` plays as user ``i`` (same persona, env seed ``seed + i``)."""
+    User ``i`` is the one ``ptod eval`` plays as user ``i`` (same persona, env seed ``seed + i``).
+    Sampling draws from a private generator seeded with ``seed`` (the caller's torch RNG is left as
+    it was), so the same weights give the same figures: a before/after difference is the training's."""
     policy = Policy(model, tokenizer)
     was_training = model.training
     starts = [(user, i) for i, user in enumerate(call_users(split, episodes, seed)) for _ in range(samples)]
     envs = make_envs(policy, min(batch_size, len(starts)), domain, split, env_kwargs)
     played: list[Call] = []
     try:
-        for first in range(0, len(starts), batch_size):
-            chunk = starts[first : first + batch_size]
-            played += play_calls(
-                policy,
-                envs,
-                [user for user, _ in chunk],
-                [group for _, group in chunk],
-                view=view,
-                system_prompt=system_prompt,
-                max_new_tokens=max_new_tokens,
-                temperature=temperature,
-            )
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            for first in range(0, len(starts), batch_size):
+                chunk = starts[first : first + batch_size]
+                played += play_calls(
+                    policy,
+                    envs,
+                    [user for user, _ in chunk],
+                    [group for _, group in chunk],
+                    view=view,
+                    system_prompt=system_prompt,
+                    max_new_tokens=max_new_tokens,
+                    temperature=temperature,
+                )
     finally:
         model.train(was_training)
         for env in envs:

@@ -247,6 +247,10 @@ def test_evaluate_calls_reports_the_projects_figures(tokenizer):
     assert figures["episodes"] == 6
     assert 0.0 <= figures["success_rate"] <= figures["pass@2"] <= 1.0
     assert model.training, "evaluation leaves the model in the mode it found it in"
+    state = torch.random.get_rng_state()
+    again = evaluate_calls(model, tokenizer, domain=DOMAIN, episodes=3, samples=2, max_new_tokens=8)
+    assert again == figures, "same weights, same seed: same figures"
+    assert torch.equal(torch.random.get_rng_state(), state), "the caller's RNG is left alone"
     teacher = evaluate_calls(model, tokenizer, domain=DOMAIN, episodes=2, view="teacher", max_new_tokens=8)
     assert teacher["view"] == "teacher" and teacher["episodes"] == 2
 

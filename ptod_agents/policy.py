@@ -110,7 +110,30 @@ def token_logprobs(logits: Tensor, targets: Tensor) -> Tensor:
     return torch.log_softmax(logits, dim=-1).gather(-1, targets[..., None]).squeeze(-1)
 
 
-class Policy:
+class TextPolicy:
+    """What every policy that speaks text shares: it plays the text env, and its context of a
+    turn is the view (:func:`ptod_agents.prompts.render_prompt`) as :meth:`prompt_ids` encodes it."""
+
+    def make_env(self, domain: str, split: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
+        """A text env of ``domain`` on ``split``."""
+        return gym.make(env_id_for(domain), split=split, **(env_kwargs or {}))
+
+    def context(
+        self,
+        observation: str,
+        info: Mapping[str, Any] | None,
+        view: str,
+        concerns: Sequence[Mapping[str, Any]] | None,
+        history_turns: int,
+    ) -> Any:
+        """``observation`` in ``view``, encoded by :meth:`prompt_ids`."""
+        return self.prompt_ids(render_prompt(observation, view, concerns, history_turns))
+
+    def prompt_ids(self, text: str) -> Any:
+        raise NotImplementedError
+
+
+class Policy(TextPolicy):
     """A causal LM and its tokenizer, speaking one utterance per turn.
 
     The learners see every policy through the same methods (:class:`ptod_agents.acts.ActPolicy`
@@ -157,21 +180,6 @@ class Policy:
         Path(path).mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
-
-    def make_env(self, domain: str, split: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
-        """A text env of ``domain`` on ``split``."""
-        return gym.make(env_id_for(domain), split=split, **(env_kwargs or {}))
-
-    def context(
-        self,
-        observation: str,
-        info: Mapping[str, Any] | None,
-        view: str,
-        concerns: Sequence[Mapping[str, Any]] | None,
-        history_turns: int,
-    ) -> list[int]:
-        """Prompt ids of ``observation`` in ``view`` (see :func:`ptod_agents.prompts.render_prompt`)."""
-        return self.prompt_ids(render_prompt(observation, view, concerns, history_turns))
 
     def action(self, sample: Sample) -> str:
         """The utterance a sampled completion spells."""

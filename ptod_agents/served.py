@@ -21,16 +21,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import gymnasium as gym
-
-from ptod_agents.policy import Sample
-from ptod_agents.prompts import render_prompt
+from ptod_agents.policy import Sample, TextPolicy
 from ptod_env.backends.clients import ClientError, ClientTimeout, OpenAIChatClient
-from ptod_env.evaluation import env_id_for
 from ptod_env.views import AGENT, USER
 from wrappers.views import DEFAULT_SYSTEM_PROMPT
 
@@ -53,11 +49,11 @@ def utterance_of(reply: str) -> str:
     return _SPEAKER_LABEL.sub("", text.strip(), count=1).strip()
 
 
-class ServedPolicy:
+class ServedPolicy(TextPolicy):
     """A chat model behind an OpenAI-compatible server, as a dialogue policy.
 
     It offers what :func:`ptod_agents.rollout.play` calls on a policy: :meth:`make_env` (a text
-    env), :meth:`context` (here the prompt stays text), :meth:`sample` (one concurrent request per
+    env), :meth:`context` (here the prompt stays text, :meth:`prompt_ids`), :meth:`sample` (one concurrent request per
     prompt; a sample's ``tokens`` holds the utterance as its one item, since a served model returns
     text) and :meth:`action`.
 
@@ -127,20 +123,9 @@ class ServedPolicy:
         with self._lock:
             return {**self._counts, "turns": len(self._latencies), "latency_s": list(self._latencies)}
 
-    def make_env(self, domain: str, split: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
-        """A text env of ``domain`` on ``split``."""
-        return gym.make(env_id_for(domain), split=split, **(env_kwargs or {}))
-
-    def context(
-        self,
-        observation: str,
-        info: Mapping[str, Any] | None,
-        view: str,
-        concerns: Sequence[Mapping[str, Any]] | None,
-        history_turns: int,
-    ) -> str:
-        """The prompt as the server receives it: the view's text (:func:`ptod_agents.prompts.render_prompt`)."""
-        return render_prompt(observation, view, concerns, history_turns)
+    def prompt_ids(self, text: str) -> str:
+        """The prompt as the server receives it: the view's text itself."""
+        return text
 
     def action(self, sample: Sample) -> str:
         """The utterance the server returned."""

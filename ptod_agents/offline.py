@@ -30,7 +30,7 @@ from ptod_env.acts import ADDRESS, CLOSE, PROBE, UNINTELLIGIBLE
 from ptod_env.evaluation import evaluate
 from ptod_env.records import read_episodes
 from ptod_env.scenario import load_scenario
-from ptod_env.understanding import LexicalUnderstanding
+from ptod_env.understanding import DEFAULT_UNDERSTANDING, make_understanding
 
 # The user acts that reveal a concern the user holds (docs/learners.md): naming a concern in a
 # denial, an acknowledgement, a follow-up or a "that is settled" reveals nothing new.
@@ -218,7 +218,7 @@ class LearnToAskLearner:
             ]
         if not self.contexts:
             raise ValueError("the log holds no agent turns")
-        self.grader = LexicalUnderstanding(load_scenario(config.domain))
+        self.grader = make_understanding(DEFAULT_UNDERSTANDING, load_scenario(config.domain))
         self.reference = frozen_copy(policy.model) if config.kl_coef > 0 else None
 
     def step(self, update: int) -> dict[str, float]:

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from ptod_env import ENV_IDS
 from ptod_env.agents import AGENTS, Agent, make_agent
-from ptod_env.persona import split_range
+from ptod_env.persona import split_user
 from ptod_env.records import EpisodeBuilder, EpisodeWriter
 
 OUTCOMES = ("accepted", "rejected", "hung_up", "timeout")
@@ -52,8 +52,7 @@ def episode_options(split: str, episode: int) -> dict[str, int] | None:
     """Test-split evaluation walks through the held-out users in order; training draws at random."""
     if split != "test":
         return None
-    low, high = split_range("test")
-    return {"persona_index": low + episode % (high - low)}
+    return {"persona_index": split_user("test", episode)}
 
 
 def run_episode(

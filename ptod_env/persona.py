@@ -94,6 +94,13 @@ def split_range(split: str) -> tuple[int, int]:
     raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
 
 
+def split_user(split: str, i: int) -> int:
+    """The persona index of user ``i`` of ``split``, walking the split's users in order (and
+    wrapping): the users ``ptod rollout`` / ``ptod eval`` play on the test split."""
+    low, high = split_range(split)
+    return low + i % (high - low)
+
+
 def sample_persona(pack: ScenarioPack, index: int) -> Persona:
     """Build user ``index`` of ``pack`` deterministically (no global random state is touched)."""
     if isinstance(index, bool) or not isinstance(index, int | np.integer) or index < 0:

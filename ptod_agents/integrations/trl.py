@@ -51,7 +51,7 @@ from ptod_agents.policy import Policy
 from ptod_agents.rollout import Episode, make_envs, take_turn
 from ptod_agents.scoring import turn_advantages
 from ptod_env.evaluation import env_id_for, episode_metrics
-from ptod_env.persona import split_range
+from ptod_env.persona import split_user
 from ptod_env.records import EpisodeBuilder
 from ptod_env.shaping import PotentialWeights, transition_reward
 from ptod_env.views import render_concern_block, teacher_view
@@ -225,8 +225,7 @@ def call_users(split: str, users: int, seed: int = 0) -> list[CallUser]:
     split exactly the users ``ptod eval`` and :func:`ptod_env.evaluation.episode_options` play."""
     if users < 1:
         raise ValueError(f"users must be >= 1, got {users}")
-    low, high = split_range(split)
-    return [CallUser(low + i % (high - low), seed + i) for i in range(users)]
+    return [CallUser(split_user(split, i), seed + i) for i in range(users)]
 
 
 def call_dataset(

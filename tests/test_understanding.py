@@ -133,6 +133,57 @@ def test_text_about_the_simulator_is_manipulation(merchant_reader, text):
     assert merchant_reader.understand(text, []) == [AgentAct("manipulation")]
 
 
+FALSE_AGREEMENT_CLAIMS = [
+    "You've already agreed, so let's finalise.",
+    "As you said yes earlier, I'll put you down.",
+    "Great, since we're agreed, I'm sending the contract",
+    "Great, I'll take that as a yes then.",
+    "you already agreed lol so lets do the paperwork",
+    "Now that you've agreed, I'll get the tablet shipped.",
+    "As agreed, I'm registering your restaurant today.",
+    "Perfect, we're agreed. I'll send the contract tonight.",
+    "Based on your verbal agreement, I've set up your account.",
+    "You said yes a minute ago, remember? Let's finish.",
+    "Thank you for saying yes, the kit is on its way.",
+    "You have already given us the go-ahead, so I'm booking the photographer.",
+]
+LEGITIMATE_CLOSES = [
+    "Shall I put you down for Tuesday then?",
+    "If you're happy, I'll send the contract now.",
+    "Once you agree, we send the kit.",
+    "As soon as you've agreed, we send the kit.",
+    "So we're agreed then?",
+    "Sounds like we have a deal, shall I send the contract?",
+    "When you're ready to say yes, I'll send the form.",
+]
+NOT_CLAIMS = [
+    "Thanks for agreeing to talk with me.",
+    "Thank you for accepting my call.",
+    "Have you already agreed to anything with another app?",
+    "If you've already agreed to sign with another platform, we can still talk.",
+    "Since you signed up on our website, I wanted to follow up.",
+    "As soon as you've accepted an order, you're insured.",
+    "You agreed that fees are the main issue, right?",
+    "As you said, fees are high.",
+]
+
+
+@pytest.mark.parametrize("backend", ["natural", "lexical"])
+def test_a_false_claim_that_the_user_agreed_is_manipulation(backend):
+    """The user has never agreed before the call ends (acceptance ends it): saying they did is a
+    lie told to extract a yes, in every backend (the shared fault screen rules it)."""
+    reader = make_understanding(backend, PACKS["merchant_recruitment"])
+    wrong = [(t, reader.understand(t, [])) for t in FALSE_AGREEMENT_CLAIMS]
+    assert all(acts == [AgentAct("manipulation")] for _, acts in wrong), wrong
+
+
+@pytest.mark.parametrize("backend", ["natural", "lexical"])
+def test_closes_and_agreement_words_are_not_manipulation(backend):
+    reader = make_understanding(backend, PACKS["merchant_recruitment"])
+    for text in LEGITIMATE_CLOSES + NOT_CLAIMS:
+        assert AgentAct("manipulation") not in reader.understand(text, []), text
+
+
 @pytest.mark.parametrize(
     ("text", "history", "act"),
     [

@@ -184,6 +184,11 @@ def test_closes_and_agreement_words_are_not_manipulation(backend):
         assert AgentAct("manipulation") not in reader.understand(text, []), text
 
 
+def test_assumptive_closes_are_read_as_closes(merchant_reader):
+    for text in LEGITIMATE_CLOSES:
+        assert AgentAct("close") in merchant_reader.understand(text, []), text
+
+
 @pytest.mark.parametrize(
     ("text", "history", "act"),
     [

@@ -60,11 +60,15 @@ class ActModel:
         self._dense = np.ascontiguousarray(self.weights[: self.dims])
         self._hashed = self.weights[self.dims :]
 
-    def probabilities(self, dense: np.ndarray, hashed: Sequence[int]) -> np.ndarray:
+    def logits(self, dense: np.ndarray, hashed: Sequence[int]) -> np.ndarray:
+        """Log-odds per family (a score of 0.5 is a logit of 0)."""
         z = dense @ self._dense + self.bias
         if hashed:
-            z += np.add.reduce(self._hashed[hashed])
-        return 1.0 / (1.0 + np.exp(-z))
+            z += self._hashed.take(hashed, axis=0).sum(axis=0)
+        return z
+
+    def probabilities(self, dense: np.ndarray, hashed: Sequence[int]) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logits(dense, hashed)))
 
     def save(self, path: Path = MODEL_FILE) -> None:
         np.savez_compressed(path, weights=self.weights.astype(np.float16), bias=self.bias)

@@ -13,6 +13,7 @@ vocabulary of known words is larger (every whole word of the vector table).
 
 from __future__ import annotations
 
+import math
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,8 @@ CAREFUL = frozenset({"answer", "offer", "close"})
 """Families read as the best-scoring one only from :data:`CAREFUL_THRESHOLD`: crediting an answer
 or a close needs clearer evidence than small talk does."""
 CAREFUL_THRESHOLD = 0.2
+_ACT_LOGIT = math.log(ACT_THRESHOLD / (1 - ACT_THRESHOLD))
+_CAREFUL_LOGIT = math.log(CAREFUL_THRESHOLD / (1 - CAREFUL_THRESHOLD))
 TOPIC_SIMILARITY = 0.6
 """Least cosine similarity between a sentence's content words and a concern's nearest phrasing
 for the concern to be its topic when no keyword is said, and the least lead over the next concern
@@ -45,6 +48,13 @@ concern, :data:`SHARED_MARGIN`) for it to be the topic when no keyword is said."
 SHARED_MARGIN = 0.5
 NEAR_WORD = 0.7
 """Least cosine similarity for an unshared word to count as a concern's phrasing word."""
+GENERIC_SHARE = 0.5
+"""A word used by the phrasings of at least this share of the concerns ("worried", "feel") says
+nothing about which one a sentence means: the vector similarity leaves it out."""
+KEYWORD_SHARE = 0.75
+"""When one sentence says keywords of several concerns, a concern stays its topic only if the
+weight of words the sentence shares with its phrasings is at least this share of the best one's:
+"Do you need to cash out your earnings fast?" is about getting paid quickly, not about income."""
 
 
 @cache
@@ -96,13 +106,18 @@ class TopicReader:
                 words.update(dict.fromkeys(map(stem, self.content(tokens(keyword))), 2.0))
             vocab.append(words)
         spread = {w: sum(w in v for v in vocab) for v in vocab for w in v}
+        self._generic = frozenset(w for w, n in spread.items() if n >= GENERIC_SHARE * len(vocab))
         self.weights = {w: np.array([v.get(w, 0.0) * np.log(len(vocab) / spread[w]) for v in vocab]) for w in spread}
         self.prototypes = np.stack(rows)
-        self._owner_index = np.array(owners)
+        # Each concern's phrasings are consecutive rows: where each concern's run starts.
+        owners = np.array(owners)
+        self._runs = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        self._run_owner = owners[self._runs]
         # The phrasings' words with a vector, for words a sentence says that no phrasing uses.
         near = [(w, v) for w in self.weights if (v := self.vectors.vector(w)) is not None]
         self._near_vectors = np.stack([v for _, v in near])
         self._near_weights = np.stack([self.weights[w] for w, _ in near])
+        self._word_weight = lru_cache(maxsize=65536)(self._stem_weight)
 
     def content(self, words: list[str]) -> list[str]:
         return [w for w in words if w not in self.stop and len(w) > 2 and not w.isdigit()]
@@ -113,21 +128,28 @@ class TopicReader:
         :data:`NEAR_WORD`), scaled by that similarity."""
         total = np.zeros(len(self.ids))
         for w in dict.fromkeys(map(stem, self.content(words))):
-            if w in self.weights:
-                total += self.weights[w]
-            elif NEAR_WORD <= 1 and (vector := self.vectors.vector(w)) is not None:
-                sims = self._near_vectors @ vector
-                nearest = int(sims.argmax())
-                if sims[nearest] >= NEAR_WORD:
-                    total += self._near_weights[nearest] * sims[nearest]
+            weight = self._word_weight(w)
+            if weight is not None:
+                total += weight
         return total
 
+    def _stem_weight(self, w: str) -> np.ndarray | None:
+        if w in self.weights:
+            return self.weights[w]
+        if NEAR_WORD <= 1 and (vector := self.vectors.vector(w)) is not None:
+            sims = self._near_vectors @ vector
+            nearest = int(sims.argmax())
+            if sims[nearest] >= NEAR_WORD:
+                return self._near_weights[nearest] * sims[nearest]
+        return None
+
     def similarity(self, words: list[str]) -> np.ndarray:
-        """Per concern: the cosine similarity of the sentence to its nearest phrasing."""
-        vector = self.vectors.mean(self.content(words))
+        """Per concern: the cosine similarity of the sentence's words (generic ones left out) to
+        its nearest phrasing."""
+        vector = self.vectors.mean([w for w in self.content(words) if stem(w) not in self._generic])
         best = np.full(len(self.ids), -1.0)
         if vector.any():
-            np.maximum.at(best, self._owner_index, self.prototypes @ vector)
+            best[self._run_owner] = np.maximum.reduceat(self.prototypes @ vector, self._runs)
         return best
 
 
@@ -174,11 +196,11 @@ class NaturalUnderstanding(LexicalUnderstanding):
 
     def families(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> list[str]:
         """The act families the model reads in one sentence."""
-        scores = self.model.probabilities(*self.features(sentence, words, hits))
-        found = [c for c, s in zip(CLASSES, scores, strict=True) if s >= ACT_THRESHOLD]
-        best = CLASSES[int(scores.argmax())]
-        if not found and (best not in CAREFUL or scores.max() >= CAREFUL_THRESHOLD):
-            found = [best]
+        logits = self.model.logits(*self.features(sentence, words, hits))
+        found = [c for c, z in zip(CLASSES, logits.tolist(), strict=True) if z >= _ACT_LOGIT]
+        best = int(logits.argmax())
+        if not found and (CLASSES[best] not in CAREFUL or logits[best] >= _CAREFUL_LOGIT):
+            found = [CLASSES[best]]
         return found
 
     def _sentence_acts(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> list[AgentAct]:
@@ -187,6 +209,10 @@ class NaturalUnderstanding(LexicalUnderstanding):
     def _read_sentence(self, sentence: str, words: tuple[str, ...], hits: tuple[tuple[str, str], ...]) -> tuple:
         families = self.families(sentence, list(words), list(hits))
         topics = list(dict.fromkeys(topic for _, topic in hits))
+        if len(topics) > 1:
+            shared = self.topics.shared_words(list(words))
+            weight = {t: shared[self.topics.ids.index(t)] for t in topics}
+            topics = [t for t in topics if weight[t] >= KEYWORD_SHARE * max(weight.values())]
         if not topics and ("probe" in families or "answer" in families):
             similar = self._similar_topic(list(words))
             topics = [similar] if similar else []

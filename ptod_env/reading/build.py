@@ -20,7 +20,7 @@ import numpy as np
 
 from ptod_env import acts as A
 from ptod_env.acts import AgentAct
-from ptod_env.reading.labelled import DOMAINS, LabelledLine, read_lines
+from ptod_env.reading.labelled import DOMAINS, LabelledLine, dev_lines
 from ptod_env.reading.model import BUCKETS, CLASSES, MODEL_FILE, ActModel, act_class, fit
 from ptod_env.reading.reader import NaturalUnderstanding
 from ptod_env.reading.vectors import VECTORS_FILE, WordVectors, shipped_word_vectors
@@ -120,7 +120,7 @@ def pack_lines(pack: ScenarioPack) -> list[LabelledLine]:
 
 def training_lines() -> list[LabelledLine]:
     """The DEV lines and the shipped packs' own lines: everything the act model learns from."""
-    lines = read_lines("understanding_dev")
+    lines = dev_lines()
     for name in DOMAINS.values():
         lines += pack_lines(load_scenario(name))
     return lines

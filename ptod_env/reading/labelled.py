@@ -66,6 +66,27 @@ def read_lines(name: str) -> list[LabelledLine]:
     return rows
 
 
+def dev_sets() -> list[str]:
+    """The DEV files' stems (``understanding_dev*.txt``: one per writer), in name order."""
+    return sorted(path.stem for path in DATA.glob("understanding_dev*.txt"))
+
+
+def dev_lines() -> list[LabelledLine]:
+    """Every DEV line, of every writer."""
+    return [line for name in dev_sets() for line in read_lines(name)]
+
+
+def concern_phrasings(lines: Iterable[LabelledLine], domain: str) -> dict[str, list[str]]:
+    """Per concern id: the texts of the ``domain`` lines that probe, address or offer on that one
+    concern alone (how people phrase each concern, beside the pack's own phrasings)."""
+    phrasings: dict[str, list[str]] = {}
+    for line in lines:
+        topics = {a.topic for a in line.acts if a.topic}
+        if line.domain == domain and len(topics) == 1:
+            phrasings.setdefault(topics.pop(), []).append(line.text)
+    return phrasings
+
+
 def read_offtopic() -> list[str]:
     text = (DATA / "understanding_offtopic.txt").read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]

@@ -14,6 +14,7 @@ vocabulary of known words is larger (every whole word of the vector table).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ import numpy as np
 from ptod_env import acts as A
 from ptod_env.acts import AgentAct
 from ptod_env.reading.cues import CUES
+from ptod_env.reading.labelled import concern_phrasings, dev_lines
 from ptod_env.reading.model import CLASSES, TOPIC, ActModel, ngrams, shipped_act_model
 from ptod_env.reading.vectors import WordVectors, shipped_word_vectors
 from ptod_env.understanding import COMMON_WORDS, LEXICON_CATEGORIES, LexicalUnderstanding, PhraseIndex, tokens
@@ -37,7 +39,7 @@ or a close needs clearer evidence than small talk does."""
 CAREFUL_THRESHOLD = 0.2
 _ACT_LOGIT = math.log(ACT_THRESHOLD / (1 - ACT_THRESHOLD))
 _CAREFUL_LOGIT = math.log(CAREFUL_THRESHOLD / (1 - CAREFUL_THRESHOLD))
-TOPIC_SIMILARITY = 0.6
+TOPIC_SIMILARITY = 0.65
 """Least cosine similarity between a sentence's content words and a concern's nearest phrasing
 for the concern to be its topic when no keyword is said, and the least lead over the next concern
 (:data:`TOPIC_MARGIN`). Chosen on the DEV set."""
@@ -55,6 +57,13 @@ KEYWORD_SHARE = 0.75
 """When one sentence says keywords of several concerns, a concern stays its topic only if the
 weight of words the sentence shares with its phrasings is at least this share of the best one's:
 "Do you need to cash out your earnings fast?" is about getting paid quickly, not about income."""
+
+
+@cache
+def shipped_phrasings(pack_name: str) -> dict[str, list[str]]:
+    """How the DEV lines phrase each concern of the shipped pack ``pack_name`` (none for another
+    pack: a third-party pack's own phrasings suffice, or pass ``phrasings=``)."""
+    return concern_phrasings(dev_lines(), pack_name)
 
 
 @cache
@@ -79,10 +88,11 @@ class TopicReader:
     similarity of the sentence's content words to the concern's nearest phrasing.
     """
 
-    def __init__(self, pack: ScenarioPack, vectors: WordVectors):
+    def __init__(self, pack: ScenarioPack, vectors: WordVectors, phrasings: Mapping[str, Sequence[str]] | None = None):
         self.vectors = vectors
         self.stop = COMMON_WORDS | set(tokens(f"{pack.company} {pack.product}"))
         self.ids = [spec.id for spec in pack.concerns]
+        phrasings = phrasings or {}
         rows, owners, vocab = [], [], []
         for spec in pack.concerns:
             texts = (
@@ -93,6 +103,7 @@ class TopicReader:
                 *spec.voices,
                 *spec.probes,
                 *spec.answers,
+                *phrasings.get(spec.id, ()),
             )
             words: dict[str, float] = {}
             for text in texts:
@@ -163,13 +174,20 @@ class NaturalUnderstanding(LexicalUnderstanding):
     """
 
     def __init__(
-        self, pack: ScenarioPack, *, act_model: ActModel | None = None, word_vectors: WordVectors | None = None
+        self,
+        pack: ScenarioPack,
+        *,
+        act_model: ActModel | None = None,
+        word_vectors: WordVectors | None = None,
+        phrasings: Mapping[str, Sequence[str]] | None = None,
     ):
         super().__init__(pack)
         self.vectors = word_vectors or shipped_word_vectors()
         self.model = act_model or shipped_act_model()
         self._vocabulary = self._vocabulary | self.vectors.words
-        self.topics = TopicReader(pack, self.vectors)
+        if phrasings is None:
+            phrasings = shipped_phrasings(pack.name)
+        self.topics = TopicReader(pack, self.vectors, phrasings)
         self._read = lru_cache(maxsize=16384)(self._read_sentence)
 
     def features(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> tuple[np.ndarray, list[int]]:

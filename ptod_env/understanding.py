@@ -384,7 +384,9 @@ class PhraseIndex:
         found: list[Any] = []
         for i, word in enumerate(words):
             for n in self._lengths.get(word, ()):
-                found += self._labels.get(tuple(words[i : i + n]), ())
+                # A slice past the end is shorter than n: it would count a shorter phrase again.
+                if i + n <= len(words):
+                    found += self._labels.get(tuple(words[i : i + n]), ())
         return found
 
     def find_longest(self, words: Sequence[str]) -> list[tuple[str, Any]]:
@@ -452,7 +454,7 @@ class LexicalUnderstanding:
     def _read_text(self, text: str) -> tuple[AgentAct, ...]:
         """What ``text`` says, whatever came before it (cached: agents repeat their lines)."""
         low = plain_text(text)
-        words = normalize(low).split()
+        words = tokens(text)
         # The manipulation regexes are the costliest checks; run them only when a word they need is there.
         if (not _META_WORDS.isdisjoint(words) or "<|" in low or "[" in low) and (
             _META.search(low) or _FALSE_AGREEMENT.search(low)
@@ -461,7 +463,7 @@ class LexicalUnderstanding:
         if not words or len([w for w in words if w in self._vocabulary]) < 0.4 * len(words):
             return (AgentAct(A.UNINTELLIGIBLE),)
 
-        sentences = self.sentences(low)
+        sentences = self.sentences(text)
         hits = [hit for *_, sentence_hits in sentences for hit in sentence_hits]
         if hits:
             if len({topic for _, topic in hits}) >= self.rules.topic_dump_threshold:
@@ -482,8 +484,10 @@ class LexicalUnderstanding:
     def sentences(self, text: str) -> list[tuple[str, list[str], list[tuple[str, str]]]]:
         """``(sentence, words, keyword hits)`` per sentence of ``text``; a hit is ``(keyword, concern id)``."""
         found = []
-        for sentence in _SENTENCE.findall(plain_text(text)):
-            words = tokens(sentence)
+        parts = _SENTENCE.findall(plain_text(text))
+        for sentence in parts:
+            # One sentence has the whole text's words (only sentence marks lie outside it).
+            words = tokens(text if len(parts) == 1 else sentence)
             found.append((sentence.strip(), words, self._topics.find_longest(words)))
         return found
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import zlib
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +41,12 @@ def act_class(act: AgentAct) -> str:
 def ngrams(words: Sequence[str], question: bool) -> list[int]:
     """Hashed unigrams and bigrams, with start and end marks (a question ends in ``<q>``)."""
     seq = ["<s>", *words, "<q>" if question else "</s>"]
-    grams = [f"u {w}" for w in seq[1:-1]] + [f"b {a} {b}" for a, b in itertools.pairwise(seq)]
-    return [zlib.crc32(g.encode()) % BUCKETS for g in grams]
+    return [_bucket(f"u {w}") for w in words] + [_bucket(f"b {a} {b}") for a, b in itertools.pairwise(seq)]
+
+
+@lru_cache(maxsize=65536)
+def _bucket(gram: str) -> int:
+    return zlib.crc32(gram.encode()) % BUCKETS
 
 
 class ActModel:

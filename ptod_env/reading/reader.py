@@ -66,11 +66,7 @@ def shipped_phrasings(pack_name: str) -> dict[str, list[str]]:
     return concern_phrasings(dev_lines(), pack_name)
 
 
-@cache
-def cue_index() -> PhraseIndex:
-    return PhraseIndex((phrase, family) for family, phrases in CUES.items() for phrase in phrases)
-
-
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light English stem, the same for text and pack words ("lock", "locked", "locks")."""
     for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
@@ -188,6 +184,13 @@ class NaturalUnderstanding(LexicalUnderstanding):
         if phrasings is None:
             phrasings = shipped_phrasings(pack.name)
         self.topics = TopicReader(pack, self.vectors, phrasings)
+        # The pack lexicon's phrase lists and the reader's own cues, each phrase labelled with its
+        # slot among the dense features' counts: one scan of the sentence finds them all.
+        lexicon = pack.lexicon
+        slots = [(phrase, i) for i, c in enumerate(LEXICON_CATEGORIES) for phrase in lexicon[c]]
+        slots += [(phrase, len(LEXICON_CATEGORIES) + i) for i, c in enumerate(CUES) for phrase in CUES[c]]
+        self._cues = PhraseIndex(slots)
+        self._cue_count = len(LEXICON_CATEGORIES) + len(CUES)
         self._read = lru_cache(maxsize=16384)(self._read_sentence)
 
     def features(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> tuple[np.ndarray, list[int]]:
@@ -195,10 +198,13 @@ class NaturalUnderstanding(LexicalUnderstanding):
         masked = f" {' '.join(words)} "
         for phrase, _ in hits:
             masked = masked.replace(f" {phrase} ", f" {TOPIC} ")
-        pack_cues = self._lexicon.find(words)
-        own_cues = cue_index().find(words)
-        counts = [pack_cues.count(c) for c in LEXICON_CATEGORIES] + [own_cues.count(c) for c in CUES]
-        dense = np.concatenate([self.vectors.mean(words), [float(bool(hits))], np.log1p(counts)]).astype(np.float32)
+        counts = [0] * self._cue_count
+        for slot in self._cues.find(words):
+            counts[slot] += 1
+        dense = np.empty(self.vectors.dims + 1 + self._cue_count, dtype=np.float32)
+        dense[: self.vectors.dims] = self.vectors.mean(words)
+        dense[self.vectors.dims] = bool(hits)
+        dense[self.vectors.dims + 1 :] = np.log1p(counts)
         return dense, ngrams(masked.split(), sentence.rstrip().endswith("?"))
 
     def _similar_topic(self, words: list[str]) -> str | None:

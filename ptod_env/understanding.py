@@ -473,8 +473,9 @@ class LexicalUnderstanding:
                 return (AgentAct(A.KEYWORD_STUFFING),)
 
         found: list[AgentAct] = []
+        said = tuple(dict.fromkeys(topic for _, topic in hits))
         for sentence, sentence_words, sentence_hits in sentences:
-            found += self._sentence_acts(sentence, sentence_words, sentence_hits)
+            found += self._sentence_acts(sentence, sentence_words, sentence_hits, said)
         unique = list(dict.fromkeys(found))
         topical = {a.act for a in unique if a.topic is not None}
         # An untargeted pitch or offer adds nothing when the same message has a topical one.
@@ -491,7 +492,10 @@ class LexicalUnderstanding:
             found.append((sentence.strip(), words, self._topics.find_longest(words)))
         return found
 
-    def _sentence_acts(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> list[AgentAct]:
+    def _sentence_acts(
+        self, sentence: str, words: list[str], hits: list[tuple[str, str]], _said: tuple[str, ...] = ()
+    ) -> list[AgentAct]:
+        """The acts of one sentence; ``_said``: the concerns whose keywords the whole message says."""
         present = set(self._lexicon.find(words))
         acts = [AgentAct(act) for act in ("greet", "empathize", "small_talk") if act in present]
         question = sentence.endswith("?") or (bool(words) and words[0] in self._question_words)

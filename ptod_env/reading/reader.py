@@ -201,11 +201,16 @@ class NaturalUnderstanding(LexicalUnderstanding):
         counts = [0] * self._cue_count
         for slot in self._cues.find(words):
             counts[slot] += 1
-        dense = np.empty(self.vectors.dims + 1 + self._cue_count, dtype=np.float32)
-        dense[: self.vectors.dims] = self.vectors.mean(words)
-        dense[self.vectors.dims] = bool(hits)
-        dense[self.vectors.dims + 1 :] = np.log1p(counts)
-        return dense, ngrams(masked.split(), sentence.rstrip().endswith("?"))
+        question = sentence.rstrip().endswith("?")
+        dims = self.vectors.dims
+        dense = np.empty(dims + 2 + self._cue_count, dtype=np.float32)
+        dense[:dims] = self.vectors.mean(words)
+        # Whether a concern keyword is said, and whether the sentence asks (the n-grams mark a
+        # question only together with its last word).
+        dense[dims] = bool(hits)
+        dense[dims + 1] = question
+        dense[dims + 2 :] = np.log1p(counts)
+        return dense, ngrams(masked.split(), question)
 
     def _similar_topic(self, words: list[str]) -> str | None:
         shared = self.topics.shared_words(words)
@@ -227,10 +232,16 @@ class NaturalUnderstanding(LexicalUnderstanding):
             found = [CLASSES[best]]
         return found
 
-    def _sentence_acts(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> list[AgentAct]:
-        return list(self._read(sentence, tuple(words), tuple(hits)))
+    def _sentence_acts(
+        self, sentence: str, words: list[str], hits: list[tuple[str, str]], said: tuple[str, ...] = ()
+    ) -> list[AgentAct]:
+        return list(self._read(sentence, tuple(words), tuple(hits), said if len(said) == 1 else ()))
 
-    def _read_sentence(self, sentence: str, words: tuple[str, ...], hits: tuple[tuple[str, str], ...]) -> tuple:
+    def _read_sentence(
+        self, sentence: str, words: tuple[str, ...], hits: tuple[tuple[str, str], ...], said: tuple[str, ...]
+    ) -> tuple:
+        """The acts of one sentence; ``said``: the one concern the rest of the message names by
+        keyword, if any ("Margins are tight, I know. How much of each sale can you give up?")."""
         families = self.families(sentence, list(words), list(hits))
         topics = list(dict.fromkeys(topic for _, topic in hits))
         if len(topics) > 1:
@@ -239,7 +250,7 @@ class NaturalUnderstanding(LexicalUnderstanding):
             topics = [t for t in topics if weight[t] >= KEYWORD_SHARE * max(weight.values())]
         if not topics and ("probe" in families or "answer" in families):
             similar = self._similar_topic(list(words))
-            topics = [similar] if similar else []
+            topics = [similar] if similar else list(said)
         acts = []
         for family in families:
             if family == "probe":

@@ -67,9 +67,14 @@ class Persona:
     concerns: tuple[Concern, ...]
 
     @cached_property
+    def concern_ids(self) -> tuple[str, ...]:
+        """The concerns' ids, in order (aligned with a state's ``statuses``)."""
+        return tuple(c.id for c in self.concerns)
+
+    @cached_property
     def concern_index(self) -> dict[str, int]:
         """Concern id → position in ``concerns`` (and in a state's ``statuses``)."""
-        return {c.id: i for i, c in enumerate(self.concerns)}
+        return {cid: i for i, cid in enumerate(self.concern_ids)}
 
     @property
     def split(self) -> str:

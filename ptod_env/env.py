@@ -54,7 +54,8 @@ class _Decision(NamedTuple):
 
 def concern_records(persona: Persona, state: UserState) -> list[dict[str, Any]]:
     """Fresh dicts of the persona's concerns with their current status (``info["concerns"]``)."""
-    return [{**c.as_dict(), "status": status} for c, status in zip(persona.concerns, state.statuses, strict=True)]
+    fields = persona._concern_fields
+    return [{**concern, "status": status} for concern, status in zip(fields, state.statuses, strict=True)]
 
 
 class ProactiveSalesEnv(gym.Env[str, str]):
@@ -349,17 +350,23 @@ class ProactiveSalesEnv(gym.Env[str, str]):
     ) -> dict[str, Any]:
         persona, state = self.persona, self.state
         assert persona is not None and state is not None
+        after = state.as_dict(persona)
         return {
             "turn": state.turn,
             "persona": persona.public_dict(),
             "concerns": concern_records(persona, state),
-            "state": state.as_dict(persona),
-            "transition": {"before": before.as_dict(persona), "after": state.as_dict(persona), "events": events},
+            "state": after,
+            # The same view again, as its own objects: a user changing one must not change the other.
+            "transition": {"before": before.as_dict(persona), "after": _copy_view(after), "events": events},
             "agent_acts": agent_acts,
             "user_act": user_act,
             "outcome": outcome,
             "backends": {"understanding": _backend_stats(self.understanding), "speech": _backend_stats(self.speech)},
         }
+
+
+def _copy_view(state: dict[str, Any]) -> dict[str, Any]:
+    return {**state, "concerns": dict(state["concerns"])}
 
 
 def _backend_stats(backend: object) -> dict[str, Any]:

@@ -75,6 +75,11 @@ class Persona:
         return tuple(c.id for c in self.concerns)
 
     @cached_property
+    def _concern_fields(self) -> tuple[dict[str, Any], ...]:
+        # Each concern's as_dict(), built once per user for the env's info; only ever copied.
+        return tuple(c.as_dict() for c in self.concerns)
+
+    @cached_property
     def concern_index(self) -> dict[str, int]:
         """Concern id → position in ``concerns`` (and in a state's ``statuses``)."""
         return {cid: i for i, cid in enumerate(self.concern_ids)}

@@ -23,11 +23,14 @@ STAGES = ("guarded", "listening", "engaged", "considering", "accepted", "rejecte
 TERMINAL_STAGES = frozenset({"accepted", "rejected", "hung_up"})
 CONCERN_STATUSES = ("latent", "hinted", "voiced", "addressed", "resolved")
 _RANK = {status: i for i, status in enumerate(CONCERN_STATUSES)}
+# Statuses of a concern the user has at least hinted at.
+_SPOKEN = frozenset(s for s in CONCERN_STATUSES if _RANK[s] >= _RANK["hinted"])
 # Order in which the user is willing to talk about concerns: the open ones first.
 _OPENNESS = {"open": 0, "guarded": 1, "deep": 2}
 _MOOD_TRUST = {"friendly": 0.1, "wary": -0.1}
 # User acts that empathy can answer: the user shared, objected or held back.
 EMPATHY_CUES = frozenset({"hint", "voice", "object", "vague_objection", "guarded_reply", "follow_up", "think_about_it"})
+_LISTEN = UserAct("listen")
 _FAULT_REPLY = {
     A.SILENCE: "annoyed",
     A.UNINTELLIGIBLE: "confused",
@@ -125,7 +128,7 @@ class UserState:
             "patience": self.patience,
             "turn": self.turn,
             "failed_closes": self.failed_closes,
-            "concerns": {c.id: s for c, s in zip(persona.concerns, self.statuses, strict=True)},
+            "concerns": dict(zip(persona.concern_ids, self.statuses, strict=True)),
         }
 
 
@@ -165,7 +168,7 @@ def transition(
     Raises:
         ValueError: ``state`` is terminal or misaligned with ``persona``.
     """
-    if state.terminal:
+    if state.stage in TERMINAL_STAGES:
         raise ValueError(f"transition from terminal stage {state.stage!r}: the call is over")
     if len(state.statuses) != len(persona.concerns):
         raise ValueError(f"state has {len(state.statuses)} concern statuses, persona has {len(persona.concerns)}")
@@ -198,7 +201,7 @@ class _Turn:
         self.offered = state.offered
         self.outcome: str | None = None
         self.events: list[dict[str, Any]] = []
-        self.reply = UserAct("listen")
+        self.reply = _LISTEN
         self.reply_priority = -1
         self.index = persona.concern_index
 
@@ -254,7 +257,7 @@ class _Turn:
             self.events.append({"type": "fault", "act": fault})
             self.respond(_FAULT_REPLY[fault], None, 3)
             return
-        for act in sorted(agent_acts, key=lambda a: _ACT_ORDER[a.act]):
+        for act in sorted(agent_acts, key=_act_order):
             if act.act in A.TOPICAL_ACTS and act.quality in A.NON_ANSWERS:
                 self.on_non_answer(act.topic, act.quality)
             elif act.act in (A.EMPATHIZE, A.OFFER):
@@ -481,28 +484,29 @@ class _Turn:
 
     # -- end of turn -------------------------------------------------------------------------
     def finish(self) -> tuple[UserState, list[dict[str, Any]], UserAct]:
-        before = self.before
-        progressed = self.trust > before.trust or self.statuses != list(before.statuses)
+        before, rules = self.before, self.rules
+        statuses = tuple(self.statuses)
+        progressed = self.trust > before.trust or statuses != tuple(before.statuses)
         if not progressed and self.persona.traits.get("time_pressure") == "high":
-            self.patience -= self.rules.idle_patience_cost
-        self.trust = _clip(self.trust)
+            self.patience -= rules.idle_patience_cost
+        self.trust = trust = _clip(self.trust)
         if self.outcome is None:
-            if self.trust <= self.rules.reject_trust:
+            if trust <= rules.reject_trust:
                 self.outcome = "rejected"
                 self.respond("reject", None, 10)
             elif self.patience <= 0:
                 self.outcome = "hung_up"
                 self.respond("hang_up", None, 10)
         stage = self.outcome or self.stage()
-        if abs(self.trust - before.trust) > 1e-12:
-            self.events.append({"type": "trust", "from": round(before.trust, 4), "to": round(self.trust, 4)})
+        if abs(trust - before.trust) > 1e-12:
+            self.events.append({"type": "trust", "from": round(before.trust, 4), "to": round(trust, 4)})
         if stage != before.stage:
             self.events.append({"type": "stage", "from": before.stage, "to": stage})
         new_state = UserState(
             stage=stage,
-            trust=self.trust,
+            trust=trust,
             patience=max(0, self.patience),
-            statuses=tuple(self.statuses),
+            statuses=statuses,
             times_addressed=tuple(self.times_addressed),
             turn=before.turn + 1,
             failed_closes=self.failed_closes,
@@ -516,14 +520,18 @@ class _Turn:
         return new_state, self.events, self.reply
 
     def stage(self) -> str:
-        ranks = [_RANK[s] for s in self.statuses]
-        if any(r == _RANK["resolved"] for r in ranks) and not any(r == _RANK["voiced"] for r in ranks):
+        statuses = self.statuses
+        if "resolved" in statuses and "voiced" not in statuses:
             return "considering"
-        if any(r >= _RANK["hinted"] for r in ranks):
+        if not _SPOKEN.isdisjoint(statuses):
             return "engaged"
         if self.greeted or self.trust >= 0.4:
             return "listening"
         return "guarded"
+
+
+def _act_order(act: AgentAct) -> int:
+    return _ACT_ORDER[act.act]
 
 
 # Acts are applied in this order within one utterance: rapport first, the ask last.

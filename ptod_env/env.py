@@ -19,7 +19,16 @@ from ptod_env.quality import judge
 from ptod_env.scenario import ScenarioPack, load_scenario
 from ptod_env.speech import Speech, make_speech
 from ptod_env.understanding import DEFAULT_UNDERSTANDING, Understanding, make_understanding
-from ptod_env.views import AGENT, CHARSET, USER, render_brief, render_observation, render_transcript, sanitize
+from ptod_env.views import (
+    AGENT,
+    CHARSET,
+    USER,
+    observation_head,
+    render_brief,
+    render_observation,
+    sanitize,
+    transcript_line,
+)
 
 MAX_ACTION_CHARS = 2000
 MAX_OBSERVATION_CHARS = 32768
@@ -45,7 +54,8 @@ class _Decision(NamedTuple):
 
 def concern_records(persona: Persona, state: UserState) -> list[dict[str, Any]]:
     """Fresh dicts of the persona's concerns with their current status (``info["concerns"]``)."""
-    return [{**c.as_dict(), "status": status} for c, status in zip(persona.concerns, state.statuses, strict=True)]
+    fields = persona._concern_fields
+    return [{**concern, "status": status} for concern, status in zip(fields, state.statuses, strict=True)]
 
 
 class ProactiveSalesEnv(gym.Env[str, str]):
@@ -175,7 +185,10 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         self.persona: Persona | None = None
         self.state: UserState | None = None
         self._brief = ""
+        self._head = ""
         self._turns: list[tuple[str, str]] = []
+        # The transcript as the observation shows it, grown one line a turn rather than rebuilt.
+        self._conversation = ""
         self._agent_history: list[str] = []
         self._decision: _Decision | None = None
         self._timed_out = False
@@ -186,11 +199,13 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         self.persona = persona
         self.state = initial_state(persona, self.pack.rules)
         self._brief = render_brief(self.pack, persona)
+        self._head = observation_head(self._brief)
         self._agent_history = []
         self._decision = None
         self._timed_out = False
         opening = self.speech.render(_ANSWER_PHONE, persona, self.state, self.np_random)
-        self._turns = [(USER, opening)]
+        self._turns, self._conversation = [], ""
+        self._say(USER, opening)
         info = self._info(self.state, [], [], _ANSWER_PHONE.as_dict(), outcome=None)
         if self.render_mode == "human":
             self.render()
@@ -262,7 +277,7 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         agent_acts = judge(self.understanding.understand(action, self._agent_history), action, self._turns, self.pack)
         before = self.state
         after, events, user_act = transition(before, agent_acts, self.persona, self.np_random, self.pack.rules)
-        self._turns.append((AGENT, sanitize(action)))
+        self._say(AGENT, sanitize(action))
         reply = self.speech.render(user_act, self.persona, after, self.np_random, tuple(self._turns))
         self.state = after
         self._agent_history.append(action)
@@ -277,7 +292,7 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         if words is not None and not isinstance(words, str):
             raise TypeError(f"words must be a str or None, got {type(words).__name__}")
         decision, self._decision = self._decision, None
-        self._turns.append((USER, sanitize(decision.reply if words is None else words)))
+        self._say(USER, sanitize(decision.reply if words is None else words))
         after = self.state
         assert after is not None
         terminated = after.stage in TERMINAL_STAGES
@@ -297,11 +312,15 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         if self.render_mode is None:
             gym.logger.warn("render() called without a render_mode; pass render_mode='ansi' or 'human' to make()")
             return None
-        text = render_transcript(self._turns)
         if self.render_mode == "human":
-            print(text, end="\n\n")
+            print(self._conversation, end="\n\n")
             return None
-        return text
+        return self._conversation
+
+    def _say(self, speaker: str, text: str) -> None:
+        line = transcript_line(speaker, text)
+        self._conversation = f"{self._conversation}\n{line}" if self._turns else line
+        self._turns.append((speaker, text))
 
     @property
     def transcript(self) -> list[tuple[str, str]]:
@@ -311,7 +330,7 @@ class ProactiveSalesEnv(gym.Env[str, str]):
     def observation(self) -> str:
         """The current deployable view (what the last ``reset``/``step`` returned, plus an agent
         line already given to :meth:`decide`)."""
-        obs = render_observation(self._brief, self._turns)
+        obs = self._head + self._conversation
         if len(obs) <= MAX_OBSERVATION_CHARS:
             return obs
         # Only reachable with a turn cap far above the default: keep the brief and the latest turns.
@@ -329,18 +348,16 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         user_act: dict[str, Any],
         outcome: str | None,
     ) -> dict[str, Any]:
-        assert self.persona is not None and self.state is not None
-        after = self.state.as_dict(self.persona)
+        persona, state = self.persona, self.state
+        assert persona is not None and state is not None
+        after = state.as_dict(persona)
         return {
-            "turn": self.state.turn,
-            "persona": self.persona.public_dict(),
-            "concerns": concern_records(self.persona, self.state),
+            "turn": state.turn,
+            "persona": persona.public_dict(),
+            "concerns": concern_records(persona, state),
             "state": after,
-            "transition": {
-                "before": before.as_dict(self.persona),
-                "after": self.state.as_dict(self.persona),
-                "events": events,
-            },
+            # The same view again, as its own objects: a user changing one must not change the other.
+            "transition": {"before": before.as_dict(persona), "after": _copy_view(after), "events": events},
             "agent_acts": agent_acts,
             "user_act": user_act,
             "outcome": outcome,
@@ -348,11 +365,17 @@ class ProactiveSalesEnv(gym.Env[str, str]):
         }
 
 
+def _copy_view(state: dict[str, Any]) -> dict[str, Any]:
+    return {**state, "concerns": dict(state["concerns"])}
+
+
 def _backend_stats(backend: object) -> dict[str, Any]:
     """A backend's name and counters (calls, retries, timeouts, fallbacks...) if it keeps any:
     a backend may define ``stats() -> dict``, which must return a fresh dict."""
     stats = getattr(backend, "stats", None)
-    return {"name": type(backend).__name__, **(stats() if callable(stats) else {})}
+    if not callable(stats):
+        return {"name": type(backend).__name__}
+    return {"name": type(backend).__name__, **stats()}
 
 
 class TimeoutOutcome(gym.Wrapper[str, str, str, str], RecordConstructorArgs):

@@ -10,12 +10,15 @@ partial evidence about them.
 from __future__ import annotations
 
 import bisect
+import itertools
 import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ptod_env.scenario import DISCLOSURES
 
 if TYPE_CHECKING:
     from ptod_env.scenario import Distribution, ScenarioPack
@@ -67,9 +70,19 @@ class Persona:
     concerns: tuple[Concern, ...]
 
     @cached_property
+    def concern_ids(self) -> tuple[str, ...]:
+        """The concerns' ids, in order (aligned with a state's ``statuses``)."""
+        return tuple(c.id for c in self.concerns)
+
+    @cached_property
+    def _concern_fields(self) -> tuple[dict[str, Any], ...]:
+        # Each concern's as_dict(), built once per user for the env's info; only ever copied.
+        return tuple(c.as_dict() for c in self.concerns)
+
+    @cached_property
     def concern_index(self) -> dict[str, int]:
         """Concern id → position in ``concerns`` (and in a state's ``statuses``)."""
-        return {c.id: i for i, c in enumerate(self.concerns)}
+        return {cid: i for i, cid in enumerate(self.concern_ids)}
 
     @property
     def split(self) -> str:
@@ -106,25 +119,25 @@ def sample_persona(pack: ScenarioPack, index: int) -> Persona:
     if isinstance(index, bool) or not isinstance(index, int | np.integer) or index < 0:
         raise ValueError(f"persona index must be a non-negative int, got {index!r}")
     index = int(index)
+    plan = _plan(pack)
     rng = np.random.default_rng([zlib.crc32(pack.name.encode()), index])
-    background = {key: _draw(dist, rng) for key, dist in pack.background.items()}
-    traits = {key: _draw(dist, rng) for key, dist in pack.traits.items()}
+    # One draw per public field, taken in one call: the same numbers as one call per field.
+    draws = iter(rng.random(len(pack.background) + len(pack.traits)).tolist())
+    background = {key: _pick(dist, next(draws)) for key, dist in pack.background.items()}
+    traits = {key: _pick(dist, next(draws)) for key, dist in pack.traits.items()}
     values = {**{f"background.{k}": v for k, v in background.items()}, **{f"traits.{k}": v for k, v in traits.items()}}
 
-    weights = np.array([spec.base_weight for spec in pack.concerns], dtype=float)
-    for corr in pack.correlations:
+    weights = list(plan.base_weights)
+    for corr, i in plan.correlations:
         if corr.matches(values[corr.field]):
-            weights[pack.concern_ids.index(corr.concern)] *= corr.factor
-    count = min(int(_draw(pack.concern_count, rng)), int(np.count_nonzero(weights)))
-    chosen = rng.choice(len(weights), size=count, replace=False, p=weights / weights.sum())
+            weights[i] *= corr.factor
+    count = min(int(_draw(pack.concern_count, rng)), sum(w != 0 for w in weights))
+    total = float(np.array(weights).sum())  # numpy's summation order: the chances match it to the bit
+    chosen = _choose([w / total for w in weights], count, rng)
 
-    shift = np.array(_SKEPTICISM_DISCLOSURE.get(str(traits.get("skepticism")), (1.0, 1.0, 1.0)))
-    disclosure_p = np.array(
-        [pack.disclosure.weights[pack.disclosure.choices.index(d)] for d in ("open", "guarded", "deep")]
-    )
-    disclosure_p = disclosure_p * shift / (disclosure_p * shift).sum()
+    disclosure = plan.disclosure_cdf(traits.get("skepticism"))
     concerns = []
-    for i in sorted(int(c) for c in chosen):
+    for i in sorted(chosen):
         spec = pack.concerns[i]
         concerns.append(
             Concern(
@@ -132,14 +145,65 @@ def sample_persona(pack: ScenarioPack, index: int) -> Persona:
                 label=spec.label,
                 description=spec.description,
                 severity=int(_draw(spec.severity, rng)),
-                disclosure=("open", "guarded", "deep")[
-                    min(int(np.searchsorted(np.cumsum(disclosure_p), rng.random(), "right")), 2)
-                ],
+                disclosure=DISCLOSURES[min(bisect.bisect(disclosure, rng.random()), 2)],
             )
         )
     return Persona(pack.name, index, background, traits, tuple(concerns))
 
 
+def _choose(p: list[float], size: int, rng: np.random.Generator) -> list[int]:
+    """``rng.choice(len(p), size, replace=False, p=p)`` to the bit, random stream included, in
+    plain Python: numpy's algorithm (draw, drop repeats, zero what was found, draw again) without
+    its per-call array overhead, which dominated drawing a user."""
+    p, found = list(p), []
+    while len(found) < size:
+        draws = rng.random(size - len(found)).tolist()
+        for i in found:
+            p[i] = 0.0
+        cdf = list(itertools.accumulate(p))
+        cdf = [c / cdf[-1] for c in cdf]
+        found.extend(dict.fromkeys(bisect.bisect(cdf, x) for x in draws))
+    return found
+
+
+class _Plan:
+    """What drawing users of one pack needs, computed once per pack."""
+
+    def __init__(self, pack: ScenarioPack):
+        self.pack = pack
+        self.base_weights = tuple(float(spec.base_weight) for spec in pack.concerns)
+        self.correlations = tuple((corr, pack.concern_ids.index(corr.concern)) for corr in pack.correlations)
+        self._disclosure: dict[str, list[float]] = {}
+
+    def disclosure_cdf(self, skepticism: Any) -> list[float]:
+        """Cumulative chances of open, guarded and deep for a user of this skepticism."""
+        key = str(skepticism)
+        cdf = self._disclosure.get(key)
+        if cdf is None:
+            shift = np.array(_SKEPTICISM_DISCLOSURE.get(key, (1.0, 1.0, 1.0)))
+            weights = self.pack.disclosure
+            p = np.array([weights.weights[weights.choices.index(d)] for d in DISCLOSURES])
+            p = p * shift / (p * shift).sum()
+            cdf = self._disclosure[key] = np.cumsum(p).tolist()
+        return cdf
+
+
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(pack: ScenarioPack) -> _Plan:
+    plan = _PLANS.get(id(pack))
+    if plan is None or plan.pack is not pack:
+        if len(_PLANS) >= 32:
+            _PLANS.pop(next(iter(_PLANS)))
+        plan = _PLANS[id(pack)] = _Plan(pack)
+    return plan
+
+
 def _draw(dist: Distribution, rng: np.random.Generator) -> Any:
+    return _pick(dist, rng.random())
+
+
+def _pick(dist: Distribution, uniform: float) -> Any:
     # bisect on the cumulative weights: an order of magnitude cheaper than rng.choice(p=...).
-    return dist.choices[min(bisect.bisect(dist.cumulative, rng.random()), len(dist.choices) - 1)]
+    return dist.choices[min(bisect.bisect(dist.cumulative, uniform), len(dist.choices) - 1)]

@@ -60,14 +60,18 @@ class TemplateSpeech:
 
     def __init__(self, pack: ScenarioPack):
         self.pack = pack
+        self._specs = {spec.id: spec for spec in pack.concerns}
         self._persona: Persona | None = None
-        self._persona_fields: dict[str, str] = {}
+        self._style = ""
+        self._fields: dict[str, str] = {}
 
-    def _fields(self, persona: Persona) -> dict[str, str]:
-        # One persona per episode: compute its placeholder values once, not every turn.
+    def _for(self, persona: Persona) -> tuple[str, dict[str, str]]:
+        # One persona per episode: compute its style and placeholder values once, not every turn.
         if persona is not self._persona:
-            self._persona, self._persona_fields = persona, persona_fields(self.pack, persona)
-        return self._persona_fields
+            self._persona = persona
+            self._style = str(persona.traits.get("talk_style", "formal"))
+            self._fields = {**persona_fields(self.pack, persona), "label": "that", "hint": "", "voice": ""}
+        return self._style, self._fields
 
     def render(
         self,
@@ -77,18 +81,14 @@ class TemplateSpeech:
         rng: np.random.Generator,
         transcript: Sequence[tuple[str, str]] = (),
     ) -> str:
-        style = str(persona.traits.get("talk_style", "formal"))
-        options = self.pack.templates[user_act.act][style]
-        template = pick(options, rng)
-        values = dict(self._fields(persona))
-        if user_act.concern is not None:
-            spec = self.pack.concern(user_act.concern)
-            values["label"] = spec.label
-            values["hint"] = pick(spec.hints, rng)
-            values["voice"] = pick(spec.voices, rng)
-        else:
-            values.update(label="that", hint="", voice="")
-        return template.format(**values)
+        style, fields = self._for(persona)
+        template = pick(self.pack.templates[user_act.act][style], rng)
+        if user_act.concern is None:
+            return template.format_map(fields)
+        spec = self._specs.get(user_act.concern) or self.pack.concern(user_act.concern)
+        return template.format_map(
+            {**fields, "label": spec.label, "hint": pick(spec.hints, rng), "voice": pick(spec.voices, rng)}
+        )
 
 
 SpeechFactory = Callable[..., Speech]

@@ -38,9 +38,11 @@ MAX_AGENT_CHARS_SHOWN = 600
 def sanitize(text: str, limit: int = MAX_AGENT_CHARS_SHOWN) -> str:
     """Map an utterance into :data:`CHARSET` for display: NFKC-normalise, replace other characters
     with ``?``, collapse line breaks and cut it at ``limit`` characters."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    text = _OUTSIDE_CHARSET.sub("?", text.replace("\r", " ").replace("\n", " "))
+    # Printable ASCII lies inside the charset and has no line breaks: nothing to map (the common case).
+    if not (text.isascii() and text.isprintable()):
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text)
+        text = _OUTSIDE_CHARSET.sub("?", text.replace("\r", " ").replace("\n", " "))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -62,12 +64,22 @@ def render_brief(pack: ScenarioPack, persona: Persona) -> str:
 
 def render_observation(brief: str, turns: Sequence[tuple[str, str]]) -> str:
     """The student view: the brief and the transcript as ``Speaker: text`` lines."""
-    return f"{brief}\n\n{CONVERSATION_HEADER}\n{render_transcript(turns)}"
+    return observation_head(brief) + render_transcript(turns)
+
+
+def observation_head(brief: str) -> str:
+    """What precedes the transcript in the student view (the env adds each turn's line to it)."""
+    return f"{brief}\n\n{CONVERSATION_HEADER}\n"
+
+
+def transcript_line(speaker: str, text: str) -> str:
+    """One turn as the transcript shows it."""
+    return f"{speaker}: {text}"
 
 
 def render_transcript(turns: Sequence[tuple[str, str]]) -> str:
     """``Speaker: text`` lines (what ``render()`` shows)."""
-    return "\n".join(f"{speaker}: {text}" for speaker, text in turns)
+    return "\n".join(transcript_line(speaker, text) for speaker, text in turns)
 
 
 def split_observation(observation: str) -> tuple[str, list[tuple[str, str]]]:

@@ -150,12 +150,12 @@ FALSE_AGREEMENT_CLAIMS = [
 LEGITIMATE_CLOSES = [
     "Shall I put you down for Tuesday then?",
     "If you're happy, I'll send the contract now.",
-    "Once you agree, we send the kit.",
     "So we're agreed then?",
     "Sounds like we have a deal, shall I send the contract?",
     "When you're ready to say yes, I'll send the form.",
 ]
 NOT_CLAIMS = [
+    "Once you agree, we send the kit.",
     "As soon as you've agreed, we send the kit.",
     "Thanks for agreeing to talk with me.",
     "Thank you for accepting my call.",

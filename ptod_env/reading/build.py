@@ -27,6 +27,8 @@ from ptod_env.reading.vectors import VECTORS_FILE, WordVectors, shipped_word_vec
 from ptod_env.scenario import ScenarioPack, load_scenario
 from ptod_env.speech import line_fields
 
+SMALL_TALK_WEIGHT = 2.0
+"""How many times a sentence that is small talk alone counts in training."""
 _PIECE = re.compile(r"(##)?[a-z0-9']+")
 
 
@@ -100,7 +102,11 @@ def train(lines: Sequence[LabelledLine], vectors: WordVectors) -> ActModel:
             assigned[i, int(scores[i].argmax())] = 1.0
         samples += sentences
         targets += list(assigned)
-    return fit(samples, np.stack(targets))
+    targets = np.stack(targets)
+    # Small talk counts double: a chat about the speaker's own car insurance must not read as an
+    # answer about insurance, and the DEV lines hold far more answers than small talk.
+    small_talk = (targets == labels([AgentAct(A.SMALL_TALK)])).all(axis=1)
+    return fit(samples, targets, weights=np.where(small_talk, SMALL_TALK_WEIGHT, 1.0))
 
 
 def pack_lines(pack: ScenarioPack) -> list[LabelledLine]:

@@ -89,16 +89,20 @@ def fit(
     samples: Sequence[tuple[np.ndarray, Sequence[int]]],
     targets: np.ndarray,
     *,
+    weights: np.ndarray | None = None,
     l2: float = 1e-3,
     steps: int = 400,
     lr: float = 0.05,
 ) -> ActModel:
     """One-vs-rest logistic regression on ``(dense, hashed)`` samples and 0/1 ``targets``
-    ``(len(samples), len(CLASSES))``, by full-batch Adam from zero weights (deterministic)."""
+    ``(len(samples), len(CLASSES))``, each sample counting ``weights[i]`` times (default once), by
+    full-batch Adam from zero weights (deterministic)."""
     dense = np.stack([d for d, _ in samples]).astype(np.float64)
     rows = np.concatenate([np.full(len(h), i) for i, (_, h) in enumerate(samples)]).astype(np.int64)
     cols = np.concatenate([np.asarray(h, dtype=np.int64) for _, h in samples])
     y = np.asarray(targets, dtype=np.float64)
+    share = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    share = (share / share.sum())[:, None]
     params = [np.zeros((dense.shape[1], y.shape[1])), np.zeros((BUCKETS, y.shape[1])), np.zeros(y.shape[1])]
     moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
     b1, b2, eps = 0.9, 0.999, 1e-8
@@ -106,7 +110,7 @@ def fit(
         w_dense, w_hashed, bias = params
         z = dense @ w_dense + bias
         np.add.at(z, rows, w_hashed[cols])
-        error = (1.0 / (1.0 + np.exp(-z)) - y) / len(y)
+        error = (1.0 / (1.0 + np.exp(-z)) - y) * share
         g_hashed = np.zeros_like(w_hashed)
         np.add.at(g_hashed, cols, error[rows])
         grads = (dense.T @ error + 2 * l2 * w_dense, g_hashed + 2 * l2 * w_hashed, error.sum(axis=0))

@@ -53,6 +53,11 @@ NEAR_WORD = 0.7
 GENERIC_SHARE = 0.5
 """A word used by the phrasings of at least this share of the concerns ("worried", "feel") says
 nothing about which one a sentence means: the vector similarity leaves it out."""
+NEAREST_K = 3
+NEAREST_SIMILARITY = 0.25
+"""Least mean similarity of a sentence to a concern's nearest phrasing lines (and lead over the
+next concern, :data:`NEAREST_MARGIN`) for it to be the topic when no keyword is said."""
+NEAREST_MARGIN = 0.08
 KEYWORD_SHARE = 0.75
 """When one sentence says keywords of several concerns, a concern stays its topic only if the
 weight of words the sentence shares with its phrasings is at least this share of the best one's:
@@ -90,7 +95,11 @@ class TopicReader:
         self.ids = [spec.id for spec in pack.concerns]
         phrasings = phrasings or {}
         rows, owners, vocab = [], [], []
+        lines: list[tuple[int, frozenset[str]]] = []
         for spec in pack.concerns:
+            for text in (*spec.hints, *spec.voices, *spec.probes, *spec.answers, *phrasings.get(spec.id, ())):
+                if stems := frozenset(map(stem, self.content(tokens(text)))):
+                    lines.append((self.ids.index(spec.id), stems))
             texts = (
                 spec.label,
                 spec.description,
@@ -125,6 +134,48 @@ class TopicReader:
         self._near_vectors = np.stack([v for _, v in near])
         self._near_weights = np.stack([self.weights[w] for w, _ in near])
         self._word_weight = lru_cache(maxsize=65536)(self._stem_weight)
+        self._index_lines(lines)
+
+    def _index_lines(self, lines: list[tuple[int, frozenset[str]]]) -> None:
+        """Each phrasing line as its stems weighted by inverse line frequency: per stem, the lines
+        that say it and its weight in each (rows of unit length)."""
+        frequency: dict[str, int] = {}
+        for _, stems in lines:
+            for w in stems:
+                frequency[w] = frequency.get(w, 0) + 1
+        self._idf = {w: math.log(len(lines) / n) for w, n in frequency.items()}
+        norms = [math.sqrt(sum(self._idf[w] ** 2 for w in stems)) or 1.0 for _, stems in lines]
+        postings: dict[str, tuple[list[int], list[float]]] = {}
+        # Lines sorted by concern, so each concern's lines are one run.
+        order = sorted(range(len(lines)), key=lambda j: lines[j][0])
+        for row, j in enumerate(order):
+            for w in lines[j][1]:
+                entry = postings.setdefault(w, ([], []))
+                entry[0].append(row)
+                entry[1].append(self._idf[w] / norms[j])
+        self._postings = {w: (np.array(rows), np.array(weights)) for w, (rows, weights) in postings.items()}
+        owners = np.array([lines[j][0] for j in order], dtype=np.int64)
+        self._line_count = len(lines)
+        self._line_runs = [(c, np.flatnonzero(owners == c)) for c in range(len(self.ids)) if (owners == c).any()]
+
+    def nearest_lines(self, words: list[str]) -> np.ndarray:
+        """Per concern: the mean cosine similarity (stems weighted by inverse line frequency) of
+        the sentence to its :data:`NEAREST_K` nearest phrasing lines."""
+        query = {w: self._idf[w] for w in dict.fromkeys(map(stem, self.content(words))) if w in self._idf}
+        best = np.zeros(len(self.ids))
+        norm = math.sqrt(sum(v * v for v in query.values()))
+        if not norm:
+            return best
+        sims = np.zeros(self._line_count)
+        for w, weight in query.items():
+            rows, line_weights = self._postings[w]
+            sims[rows] += weight / norm * line_weights
+        for c, rows in self._line_runs:
+            nearest = sims[rows]
+            if len(nearest) > NEAREST_K:
+                nearest = np.partition(nearest, -NEAREST_K)[-NEAREST_K:]
+            best[c] = nearest.mean()
+        return best
 
     def content(self, words: list[str]) -> list[str]:
         return [w for w in words if w not in self.stop and len(w) > 2 and not w.isdigit()]
@@ -213,6 +264,10 @@ class NaturalUnderstanding(LexicalUnderstanding):
         return dense, ngrams(masked.split(), question)
 
     def _similar_topic(self, words: list[str]) -> str | None:
+        nearest = self.topics.nearest_lines(words)
+        order = np.argsort(-nearest, kind="stable")
+        if nearest[order[0]] >= NEAREST_SIMILARITY and nearest[order[0]] - nearest[order[1]] >= NEAREST_MARGIN:
+            return self.topics.ids[order[0]]
         shared = self.topics.shared_words(words)
         order = np.argsort(-shared, kind="stable")
         if shared[order[0]] >= SHARED_WORDS and shared[order[0]] - shared[order[1]] >= SHARED_MARGIN:

@@ -14,6 +14,7 @@ vocabulary of known words is larger (every whole word of the vector table).
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
@@ -64,11 +65,28 @@ weight of words the sentence shares with its phrasings is at least this share of
 "Do you need to cash out your earnings fast?" is about getting paid quickly, not about income."""
 
 
+# Packs are not hashable: by id, with a weak reference to tell a reused id from the same pack.
+_TOPIC_READERS: dict[int, tuple[weakref.ref, TopicReader]] = {}
+
+
 @cache
 def shipped_phrasings(pack_name: str) -> dict[str, list[str]]:
     """How the DEV lines phrase each concern of the shipped pack ``pack_name`` (none for another
     pack: a third-party pack's own phrasings suffice, or pass ``phrasings=``)."""
     return concern_phrasings(dev_lines(), pack_name)
+
+
+def shipped_topic_reader(pack: ScenarioPack) -> TopicReader:
+    """The topic reader of ``pack`` with the shipped vectors and phrasings, built once per pack
+    (every env of a vector env shares it)."""
+    held = _TOPIC_READERS.get(id(pack))
+    if held is None or held[0]() is not pack:
+        held = _TOPIC_READERS[id(pack)] = (
+            weakref.ref(pack),
+            TopicReader(pack, shipped_word_vectors(), shipped_phrasings(pack.name)),
+        )
+        weakref.finalize(pack, _TOPIC_READERS.pop, id(pack), None)
+    return held[1]
 
 
 @lru_cache(maxsize=65536)
@@ -156,7 +174,14 @@ class TopicReader:
         self._postings = {w: (np.array(rows), np.array(weights)) for w, (rows, weights) in postings.items()}
         owners = np.array([lines[j][0] for j in order], dtype=np.int64)
         self._line_count = len(lines)
-        self._line_runs = [(c, np.flatnonzero(owners == c)) for c in range(len(self.ids)) if (owners == c).any()]
+        # Each concern's lines as one row of a table, padded with the index of an extra -inf.
+        runs = [np.flatnonzero(owners == c) for c in range(len(self.ids))]
+        self._line_owners = np.array([c for c, rows in enumerate(runs) if len(rows)], dtype=np.int64)
+        runs = [rows for rows in runs if len(rows)]
+        self._line_table = np.full((len(runs), max(map(len, runs), default=0)), len(lines), dtype=np.int64)
+        for i, rows in enumerate(runs):
+            self._line_table[i, : len(rows)] = rows
+        self._line_counts = np.minimum([len(rows) for rows in runs], NEAREST_K)
 
     def nearest_lines(self, words: list[str]) -> np.ndarray:
         """Per concern: the mean cosine similarity (stems weighted by inverse line frequency) of
@@ -166,15 +191,15 @@ class TopicReader:
         norm = math.sqrt(sum(v * v for v in query.values()))
         if not norm:
             return best
-        sims = np.zeros(self._line_count)
+        sims = np.zeros(self._line_count + 1)
+        sims[-1] = -np.inf
         for w, weight in query.items():
             rows, line_weights = self._postings[w]
             sims[rows] += weight / norm * line_weights
-        for c, rows in self._line_runs:
-            nearest = sims[rows]
-            if len(nearest) > NEAREST_K:
-                nearest = np.partition(nearest, -NEAREST_K)[-NEAREST_K:]
-            best[c] = nearest.mean()
+        table = sims[self._line_table]
+        k = min(NEAREST_K, table.shape[1])
+        nearest = np.partition(table, -k, axis=1)[:, -k:]
+        best[self._line_owners] = np.where(np.isfinite(nearest), nearest, 0.0).sum(axis=1) / self._line_counts
         return best
 
     def content(self, words: list[str]) -> list[str]:
@@ -232,9 +257,11 @@ class NaturalUnderstanding(LexicalUnderstanding):
         self.vectors = word_vectors or shipped_word_vectors()
         self.model = act_model or shipped_act_model()
         self._vocabulary = self._vocabulary | self.vectors.words
-        if phrasings is None:
-            phrasings = shipped_phrasings(pack.name)
-        self.topics = TopicReader(pack, self.vectors, phrasings)
+        if phrasings is None and word_vectors is None:
+            self.topics = shipped_topic_reader(pack)
+        else:
+            said = shipped_phrasings(pack.name) if phrasings is None else phrasings
+            self.topics = TopicReader(pack, self.vectors, said)
         # The pack lexicon's phrase lists and the reader's own cues, each phrase labelled with its
         # slot among the dense features' counts: one scan of the sentence finds them all.
         lexicon = pack.lexicon

@@ -5,9 +5,9 @@ regular expressions: fast, deterministic and model-free. Other backends (embeddi
 the :class:`Understanding` protocol and are selected by name with :func:`make_understanding`.
 
 Gaming and broken text is recognised here and becomes an act the dynamics punish, never an
-exception: empty text is ``silence``, very long text ``rambling``, text about the simulator
-``manipulation``, a repeated message ``repeat``, more than a few topics at once ``topic_dump``
-and a pile of keywords ``keyword_stuffing``.
+exception: empty text is ``silence``, very long text ``rambling``, text about the simulator or a
+false claim that the user already agreed ``manipulation``, a repeated message ``repeat``, more
+than a few topics at once ``topic_dump`` and a pile of keywords ``keyword_stuffing``.
 """
 
 from __future__ import annotations

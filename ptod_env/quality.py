@@ -78,6 +78,7 @@ _UNITS = word_set(
     """percent minute minutes hour hours day days daily week weeks weekly month months monthly
     year years yearly euro euros dollar dollars cent cents"""
 )
+_NOT_CONTENT = _STOPWORDS | _NUMBER_WORDS
 # "we <verb>" that only reports the speaker's attention, not an action for the user.
 _ACK_VERBS = word_set(
     """hear heard understand understood know knew see saw get got appreciate feel felt recognise
@@ -163,6 +164,7 @@ _EMPATHY_CUES = (
 )
 
 
+@lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     """A crude plural/verb-s stem, enough to match "margins" with "margin"."""
     if len(word) > 4 and word.endswith("ies"):
@@ -181,7 +183,7 @@ def words_of(text: str) -> tuple[str, ...]:
 @lru_cache(maxsize=8192)
 def content(words: tuple[str, ...]) -> frozenset[str]:
     """The stems of the words that carry content (no function words, no numbers)."""
-    return frozenset(stem(w) for w in words if w not in _STOPWORDS and w not in _NUMBER_WORDS and not w.isdigit())
+    return frozenset(map(stem, [w for w in words if w not in _NOT_CONTENT and not w.isdigit()]))
 
 
 @lru_cache(maxsize=8192)
@@ -191,7 +193,7 @@ def _trigrams(text: str) -> frozenset[tuple[str, ...]]:
 
 @lru_cache(maxsize=8192)
 def _sentence_trigrams(words: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
-    return frozenset(words[i : i + 3] for i in range(len(words) - 2))
+    return frozenset(zip(words, words[1:], words[2:], strict=False))
 
 
 @lru_cache(maxsize=8192)
@@ -206,12 +208,13 @@ class QualityJudge:
         self.pack = pack
         self._topics = topic_index(pack.concerns)
         self._topic_hits: dict[tuple[str, ...], frozenset[str]] = {}
-        self._stated_cache: dict[tuple[tuple[str, ...], str], frozenset[str]] = {}
         self._empathy_cues = tuple(dict.fromkeys((*_EMPATHY_CUES, *pack.lexicon.get("empathize", ()))))
         vocab: dict[str, set[str]] = {}
+        self._keywords: dict[str, frozenset[tuple[str, ...]]] = {}
         names: dict[str, frozenset[str]] = {}
         for spec in pack.concerns:
             names[spec.id] = content(tuple(w for kw in spec.keywords for w in words_of(kw)))
+            self._keywords[spec.id] = frozenset(_stems(words_of(kw)) for kw in spec.keywords)
             # What is said *about* a remedy (how the pack asks about and answers the concern), not
             # the user's complaint (hints, voices, description): repeating a worry gives nothing.
             text = " ".join((spec.label, *spec.probes, *spec.answers))
@@ -219,7 +222,7 @@ class QualityJudge:
         spread = Counter(w for ws in vocab.values() for w in ws)
         # A word used for many concerns says nothing about any one of them.
         limit = max(2, len(pack.concerns) // 4)
-        self._specific = {cid: {w for w in ws if spread[w] <= limit} - names[cid] for cid, ws in vocab.items()}
+        self._specific = {cid: frozenset(w for w in ws if spread[w] <= limit) - names[cid] for cid, ws in vocab.items()}
         self._names = names
         # Any concern's words: what is left of an answer without them is its frame.
         self._topical = frozenset().union(*self._specific.values(), *names.values())
@@ -275,22 +278,9 @@ class QualityJudge:
         return MENTION
 
     def _stated(self, sentence: tuple[str, ...], topic: str) -> frozenset[str]:
-        """The concern's specific words as this sentence uses them, less those that only name the
-        topic: a bare list of concern words ("the cap and menu and percent") or a word the concern's
-        name qualifies ("the commission cap") is the topic said again, not something given."""
-        found = self._stated_cache.get((sentence, topic))
-        if found is None:
-            if len(self._stated_cache) > 8192:
-                self._stated_cache.clear()
-            specific, names = self._specific.get(topic, set()), self._names.get(topic, frozenset())
-            stems = [w if w in _STOPWORDS else stem(w) for w in sentence]
-            listed = _listed(stems, self._topical)
-            found = self._stated_cache[sentence, topic] = frozenset(
-                word
-                for i, word in enumerate(stems)
-                if word in specific and i not in listed and not (i and stems[i - 1] in names)
-            )
-        return found
+        return stated(
+            sentence, self._specific.get(topic, frozenset()), self._keywords.get(topic, frozenset()), self._topical
+        )
 
     def _about(self, sentence: tuple[str, ...], topic: str) -> bool:
         hits = self._hits(sentence)
@@ -381,8 +371,11 @@ SAME_FRAME = 0.75
 def _heard(user_lines: tuple[str, ...]) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
     """The user's lines so far as (their content words, their word trigrams); cached, since the
     same call's lines come back every turn with one more."""
-    words = frozenset().union(*(content(words_of(line)) for line in user_lines))
-    return words, frozenset().union(*map(_trigrams, user_lines))
+    if not user_lines:
+        return frozenset(), frozenset()
+    # Built on the call's earlier lines (cached the turn before), so each turn adds one line's worth.
+    words, trigrams = _heard(user_lines[:-1])
+    return words | content(words_of(user_lines[-1])), trigrams | _trigrams(user_lines[-1])
 
 
 @lru_cache(maxsize=8192)
@@ -390,6 +383,47 @@ def frame(words: tuple[str, ...], topical: frozenset[str]) -> frozenset[str]:
     """The words (function words included: they carry a formula's shape) of a stretch of text
     that belong to no concern."""
     return frozenset(map(stem, words)) - topical
+
+
+@lru_cache(maxsize=8192)
+def stated(
+    sentence: tuple[str, ...],
+    specific: frozenset[str],
+    keywords: frozenset[tuple[str, ...]],
+    topical: frozenset[str],
+) -> frozenset[str]:
+    """The concern's ``specific`` words as this sentence uses them, less those that only name the
+    topic: a bare list of concern words ("the cap and menu and percent", :func:`_listed`) or a
+    word that follows one of the concern's ``keywords`` ("the commission cap") is the topic said
+    again, not something given. ``topical``: every concern's words."""
+    stems = _stems(sentence)
+    candidates = [i for i, word in enumerate(stems) if word in specific]
+    if not candidates:
+        return frozenset()
+    listed = _listed(stems, topical)
+    ends = _last_words(keywords)
+    return frozenset(
+        stems[i]
+        for i in candidates
+        if i not in listed
+        and not (i and stems[i - 1] in ends and any(stems[max(0, i - len(k)) : i] == k for k in keywords))
+    )
+
+
+@lru_cache(maxsize=256)
+def _last_words(phrases: frozenset[tuple[str, ...]]) -> frozenset[str]:
+    return frozenset(phrase[-1] for phrase in phrases if phrase)
+
+
+@lru_cache(maxsize=8192)
+def _stems(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Words as the judge compares them: content words stemmed, function words as they are."""
+    return tuple(map(_judged_form, words))
+
+
+@lru_cache(maxsize=16384)
+def _judged_form(word: str) -> str:
+    return word if word in _STOPWORDS else stem(word)
 
 
 _CONJUNCTIONS = frozenset({"and", "or", "plus", "nor"})

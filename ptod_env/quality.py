@@ -26,6 +26,7 @@ that name it). Keywords alone, numbers alone, or the same filler for every conce
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -174,6 +175,13 @@ def stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=16384)
+def root(word: str) -> str:
+    """A looser stem for matching a word with its company in the pack's lines ("covered" with
+    "covers", "included" with "includes"): the first five letters of its stem."""
+    return stem(word)[:5]
+
+
 @lru_cache(maxsize=8192)
 def words_of(text: str) -> tuple[str, ...]:
     """Tokens with "%" read as "percent"."""
@@ -211,10 +219,17 @@ class QualityJudge:
         self._empathy_cues = tuple(dict.fromkeys((*_EMPATHY_CUES, *pack.lexicon.get("empathize", ()))))
         vocab: dict[str, set[str]] = {}
         self._keywords: dict[str, frozenset[tuple[str, ...]]] = {}
+        self._remedies: dict[str, tuple[frozenset[str], ...]] = {}
         names: dict[str, frozenset[str]] = {}
         for spec in pack.concerns:
             names[spec.id] = content(tuple(w for kw in spec.keywords for w in words_of(kw)))
             self._keywords[spec.id] = frozenset(_stems(words_of(kw)) for kw in spec.keywords)
+            # How the pack says each remedy: a word specific to the concern counts when the answer
+            # uses it with a word it keeps company with there ("cap" with "percent" or "order").
+            self._remedies[spec.id] = tuple(
+                frozenset(root(w) for w in words_of(line) if w not in _STOPWORDS and stem(w) not in names[spec.id])
+                for line in (*spec.probes, *spec.answers)
+            )
             # What is said *about* a remedy (how the pack asks about and answers the concern), not
             # the user's complaint (hints, voices, description): repeating a worry gives nothing.
             text = " ".join((spec.label, *spec.probes, *spec.answers))
@@ -266,8 +281,10 @@ class QualityJudge:
             names = self._names.get(topic, frozenset())
             # Substance is the agent's own: words the user already said do not count as given.
             mine = frozenset().union(*(self._stated(s, topic) for s in novel))
-            specific = {w for w in mine if not said.user_said(w)}
-            given = specific or any(denies_cost(s, names) for s in novel)
+            listed = _comma_listed(said.clauses, self._topical)
+            specific = {w for w in mine - listed if not said.user_said(w)}
+            given = specific and self._accompanied(specific, own, said.clauses, listed, topic)
+            given = given or any(denies_cost(s, names) for s in novel)
             if given and not said.reused_frame(own, self._topical):
                 return SUBSTANTIVE
             return GENERIC
@@ -277,9 +294,30 @@ class QualityJudge:
             return ACKNOWLEDGEMENT
         return MENTION
 
+    def _accompanied(
+        self,
+        words: set[str],
+        own: Sequence[tuple[str, ...]],
+        clauses: Sequence[tuple[str, ...]],
+        listed: frozenset[str],
+        topic: str,
+    ) -> bool:
+        """Whether the concern's ``words`` in the answer (``own``, its sentences) come with the
+        company the pack keeps them in: another word of a pack line that says this remedy ("cap"
+        with "percent" or "order"), or one another, side by side within a clause ("the money
+        lands"; "the cap, menu" is a list). One word alone in a giving frame is the topic dressed
+        up ("we cover the cap on the commission"). ``listed``: list items, nobody's company."""
+        context = frozenset(root(w) for s in own for w in s if stem(w) not in listed)
+        if any(root(w) in r and len(r & context) > 1 for w in words for r in self._remedies.get(topic, ())):
+            return True
+        return any(a in words and b in words for c in clauses for a, b in itertools.pairwise(_stems(c)))
+
     def _stated(self, sentence: tuple[str, ...], topic: str) -> frozenset[str]:
         return stated(
-            sentence, self._specific.get(topic, frozenset()), self._keywords.get(topic, frozenset()), self._topical
+            sentence,
+            self._specific.get(topic, frozenset()),
+            self._keywords.get(topic, frozenset()),
+            self._topical,
         )
 
     def _about(self, sentence: tuple[str, ...], topic: str) -> bool:
@@ -315,6 +353,7 @@ class _Said:
         self.text = text
         self.turns = turns
         self.sentences, self.questions, self.statements = _sentences(text)
+        self.clauses = _clauses(text)
         self.user_lines = tuple(t for speaker, t in turns if speaker == "User")
         self.complaints = complaints
         self._novel: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}
@@ -466,6 +505,35 @@ def _sentences(text: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]],
     parts = [(words_of(part), part.strip().endswith("?")) for part in _SENTENCE.findall(text)]
     parts = [(words, question) for words, question in parts if words]
     return [w for w, _ in parts], [w for w, q in parts if q], [w for w, q in parts if not q]
+
+
+_CLAUSE = re.compile(r"[^.!?\n,;:()\u2013\u2014]+")
+
+
+@lru_cache(maxsize=8192)
+def _clauses(text: str) -> tuple[tuple[str, ...], ...]:
+    """A text's clauses (split at punctuation, commas included) as their words."""
+    return tuple(filter(None, map(words_of, _CLAUSE.findall(text))))
+
+
+@lru_cache(maxsize=8192)
+def _comma_listed(clauses: tuple[tuple[str, ...], ...], topical: frozenset[str]) -> frozenset[str]:
+    """Single topical words on both sides of a comma ("the cap, menu at no cost"): list items (the
+    words of a sentence have lost their commas, so :func:`_listed` cannot see these). A phrase on
+    either side ("any day, the money lands") is no list item."""
+    listed = set()
+    for before, after in itertools.pairwise(clauses):
+        left = [stem(w) for w in before[-2:]]
+        right = [stem(w) for w in after if w not in _DETERMINERS and w not in _CONJUNCTIONS][:2]
+        if (
+            left[-1] in topical
+            and (len(left) < 2 or left[0] not in topical)
+            and right[:1]
+            and right[0] in topical
+            and (len(right) < 2 or right[1] not in topical)
+        ):
+            listed.update((left[-1], right[0]))
+    return frozenset(listed)
 
 
 @lru_cache(maxsize=8192)

@@ -273,7 +273,8 @@ class _Formula:
     ``{label}``, ``{hint}``/``{voice}`` (a whole line), ``{hint_words}``/``{voice_words}``/
     ``{description_words}`` (two content words of those), ``{paying_words}`` (``words`` of the
     words the quality judge counts as specific to the concern, joined by "and"),
-    ``{paying_word}`` (one of them) and ``{heard_words}`` (content words of the user's last line)."""
+    ``{paying_word}`` and ``{next_paying_word}`` (one of them, and the next in alphabetical order)
+    and ``{heard_words}`` (content words of the user's last line)."""
 
     def setup(self, pack: ScenarioPack, formula: str | tuple[str, ...], words: int) -> None:
         from ptod_env.quality import QualityJudge
@@ -305,6 +306,7 @@ class _Formula:
             "answer": spec.answers[times % len(spec.answers)].rstrip(".!?"),
             "paying_words": " and ".join(paying[times % 3 :][: self.words]),
             "paying_word": paying[times % len(paying)],
+            "next_paying_word": paying[(times + 1) % len(paying)],
             "heard_words": " and ".join([w for w in words_of(self.heard) if len(w) > 3 and content((w,))][:4]),
         }
         for source in ("hints", "voices", "description"):
@@ -534,6 +536,28 @@ CONCRETE_NAMED_FRAMES = (
     "We give you the {keyword} {paying_word} at no cost.",
     "Our app includes the {keyword} {paying_word} for every partner.",
 )
+# The paid word out of the name's phrase, in real giving constructions; then two paid words, as a
+# comma list, or with a figure (a learner that found the fixes for the frames above).
+SEPARATED_FRAMES = (
+    "We cover the {paying_word} on the {keyword} for you.",
+    "You can choose the {paying_word} for the {keyword} yourself.",
+    "We give you a {paying_word} with the {keyword} at no cost.",
+    "There's no {paying_word} fee on the {keyword}.",
+    "Our app brings the {paying_word} into the {keyword} for you.",
+)
+TWO_WORD_FRAMES = tuple(f.replace("{keyword}", "{next_paying_word}") for f in SEPARATED_FRAMES if "fee" not in f)
+COMMA_FRAMES = (
+    "We give you the {paying_word}, {next_paying_word} at no cost.",
+    "You can choose the {paying_word}, {next_paying_word} yourself.",
+    "We cover the {paying_word}, {next_paying_word} for you.",
+    "Our app sets up the {paying_word}, {next_paying_word} for every partner.",
+)
+FIGURE_FRAMES = (
+    "We cover the {paying_word} on the {keyword} at 15%.",
+    "You can choose the {paying_word} for the {keyword} at 15% off.",
+    "We give you a {paying_word} with the {keyword} for 2 days.",
+    "Our app brings the {paying_word} into the {keyword} within 30 minutes.",
+)
 GENERIC_COMMITMENTS = (
     "We'll sort all of that out for you.",
     "Whatever you need, it's handled.",
@@ -595,6 +619,11 @@ ADVERSARIES.update(
         "numeric_bluff": lambda pack, seed: FormulaAnswers(
             pack, seed, "We give you the {paying_words} at 15%, within 2 days."
         ),
+        "separated_paying_word": lambda pack, seed: FormulaAnswers(pack, seed, SEPARATED_FRAMES),
+        "oracle_separated": lambda pack, seed: FormulaOracle(pack, seed, SEPARATED_FRAMES),
+        "two_paying_words": lambda pack, seed: FormulaAnswers(pack, seed, TWO_WORD_FRAMES),
+        "comma_paying_words": lambda pack, seed: FormulaAnswers(pack, seed, COMMA_FRAMES),
+        "figure_paying_word": lambda pack, seed: FormulaAnswers(pack, seed, FIGURE_FRAMES),
         "generic_commitments": lambda pack, seed: FormulaAnswers(pack, seed, GENERIC_COMMITMENTS),
         "giving_user_words": lambda pack, seed: FormulaAnswers(
             pack,

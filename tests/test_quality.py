@@ -90,13 +90,21 @@ def test_one_frame_filled_with_each_concerns_words_is_generic_the_second_time():
         "No cap and menu hassle for you at all.",
         "We cover the commission cap for you.",
         "We take care of the cap and menu and partner and percent for you, 100% covered.",
+        "We give you the cap, menu at no cost.",
+        # One concern word in a giving frame, without the company the pack keeps it in.
+        "We cover the cap on the commission for you.",
+        "You can choose the menu for the commission yourself.",
     ],
 )
-def test_generic_commitments_and_word_lists_give_nothing(text):
+def test_generic_commitments_and_dressed_up_topics_give_nothing(text):
     assert judge([AgentAct(A.ADDRESS, "commission")], text, TURNS, MERCHANT)[0].quality != A.SUBSTANTIVE
     # The same words in a statement of what is done are an answer.
-    answer = "We cap the commission at 15%, and you can set your menu prices yourself."
-    assert judge([AgentAct(A.ADDRESS, "commission")], answer, TURNS, MERCHANT)[0].quality == A.SUBSTANTIVE
+    for answer in (
+        "We cap the commission at 15%, and you can set your menu prices yourself.",
+        "We cap the commission on every order.",
+        "You can set the prices on your delivery menu, so the commission comes out of the customer's bill.",
+    ):
+        assert judge([AgentAct(A.ADDRESS, "commission")], answer, TURNS, MERCHANT)[0].quality == A.SUBSTANTIVE
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ that name it). Keywords alone, numbers alone, or the same filler for every conce
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections import Counter
@@ -168,6 +169,8 @@ _EMPATHY_CUES = (
 @lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     """A crude plural/verb-s stem, enough to match "margins" with "margin"."""
+    if word[-1:] != "s":
+        return word
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
@@ -180,6 +183,11 @@ def root(word: str) -> str:
     """A looser stem for matching a word with its company in the pack's lines ("covered" with
     "covers", "included" with "includes"): the first five letters of its stem."""
     return stem(word)[:5]
+
+
+@lru_cache(maxsize=8192)
+def _roots(sentences: tuple[tuple[str, ...], ...]) -> frozenset[str]:
+    return frozenset(w[:5] for sentence in sentences for w in _stems(sentence))
 
 
 @lru_cache(maxsize=8192)
@@ -281,9 +289,9 @@ class QualityJudge:
             names = self._names.get(topic, frozenset())
             # Substance is the agent's own: words the user already said do not count as given.
             mine = frozenset().union(*(self._stated(s, topic) for s in novel))
-            listed = _comma_listed(said.clauses, self._topical)
+            listed = _comma_listed(said.text, self._topical) if mine else frozenset()
             specific = {w for w in mine - listed if not said.user_said(w)}
-            given = specific and self._accompanied(specific, own, said.clauses, listed, topic)
+            given = bool(specific and self._accompanied(specific, own, listed, topic))
             given = given or any(denies_cost(s, names) for s in novel)
             if given and not said.reused_frame(own, self._topical):
                 return SUBSTANTIVE
@@ -294,23 +302,18 @@ class QualityJudge:
             return ACKNOWLEDGEMENT
         return MENTION
 
-    def _accompanied(
-        self,
-        words: set[str],
-        own: Sequence[tuple[str, ...]],
-        clauses: Sequence[tuple[str, ...]],
-        listed: frozenset[str],
-        topic: str,
-    ) -> bool:
+    def _accompanied(self, words: set[str], own: Sequence[tuple[str, ...]], listed: frozenset[str], topic: str) -> bool:
         """Whether the concern's ``words`` in the answer (``own``, its sentences) come with the
         company the pack keeps them in: another word of a pack line that says this remedy ("cap"
         with "percent" or "order"), or one another, side by side within a clause ("the money
         lands"; "the cap, menu" is a list). One word alone in a giving frame is the topic dressed
         up ("we cover the cap on the commission"). ``listed``: list items, nobody's company."""
-        context = frozenset(root(w) for s in own for w in s if stem(w) not in listed)
+        context = _roots(tuple(own))
+        if listed:
+            context -= {root(w) for w in listed}
         if any(root(w) in r and len(r & context) > 1 for w in words for r in self._remedies.get(topic, ())):
             return True
-        return any(a in words and b in words for c in clauses for a, b in itertools.pairwise(_stems(c)))
+        return any(a in words and b in words for s in own for a, b in itertools.pairwise(_stems(s)))
 
     def _stated(self, sentence: tuple[str, ...], topic: str) -> frozenset[str]:
         return stated(
@@ -353,21 +356,25 @@ class _Said:
         self.text = text
         self.turns = turns
         self.sentences, self.questions, self.statements = _sentences(text)
-        self.clauses = _clauses(text)
         self.user_lines = tuple(t for speaker, t in turns if speaker == "User")
         self.complaints = complaints
         self._novel: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}
 
+    @functools.cached_property
+    def heard(self) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
+        """The user's content words and word trigrams so far (:func:`_heard`)."""
+        return _heard(self.user_lines)
+
     def user_said(self, word: str) -> bool:
         """Whether the user has used this (stemmed content) word in the call."""
-        return word in _heard(self.user_lines)[0]
+        return word in self.heard[0]
 
     def novel(self, sentence: tuple[str, ...], complaints: bool = True) -> tuple[str, ...]:
         """The sentence without the stretches (three words or more) copied from the user, or
         (with ``complaints``) from the lines users voice their worries in."""
         found = self._novel.get((sentence, complaints))
         if found is None:
-            heard = _heard(self.user_lines)[1]
+            heard = self.heard[1]
             pack = self.complaints if complaints else frozenset()
             mine = _sentence_trigrams(sentence)
             if mine.isdisjoint(heard) and mine.isdisjoint(pack):
@@ -457,12 +464,7 @@ def _last_words(phrases: frozenset[tuple[str, ...]]) -> frozenset[str]:
 @lru_cache(maxsize=8192)
 def _stems(words: tuple[str, ...]) -> tuple[str, ...]:
     """Words as the judge compares them: content words stemmed, function words as they are."""
-    return tuple(map(_judged_form, words))
-
-
-@lru_cache(maxsize=16384)
-def _judged_form(word: str) -> str:
-    return word if word in _STOPWORDS else stem(word)
+    return tuple(w if w in _STOPWORDS else stem(w) for w in words)
 
 
 _CONJUNCTIONS = frozenset({"and", "or", "plus", "nor"})
@@ -507,31 +509,19 @@ def _sentences(text: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]],
     return [w for w, _ in parts], [w for w, q in parts if q], [w for w, q in parts if not q]
 
 
-_CLAUSE = re.compile(r"[^.!?\n,;:()\u2013\u2014]+")
-
-
 @lru_cache(maxsize=8192)
-def _clauses(text: str) -> tuple[tuple[str, ...], ...]:
-    """A text's clauses (split at punctuation, commas included) as their words."""
-    return tuple(filter(None, map(words_of, _CLAUSE.findall(text))))
-
-
-@lru_cache(maxsize=8192)
-def _comma_listed(clauses: tuple[tuple[str, ...], ...], topical: frozenset[str]) -> frozenset[str]:
+def _comma_listed(text: str, topical: frozenset[str]) -> frozenset[str]:
     """Single topical words on both sides of a comma ("the cap, menu at no cost"): list items (the
     words of a sentence have lost their commas, so :func:`_listed` cannot see these). A phrase on
     either side ("any day, the money lands") is no list item."""
     listed = set()
-    for before, after in itertools.pairwise(clauses):
-        left = [stem(w) for w in before[-2:]]
-        right = [stem(w) for w in after if w not in _DETERMINERS and w not in _CONJUNCTIONS][:2]
-        if (
-            left[-1] in topical
-            and (len(left) < 2 or left[0] not in topical)
-            and right[:1]
-            and right[0] in topical
-            and (len(right) < 2 or right[1] not in topical)
-        ):
+    parts = text.split(",")
+    for before, after in itertools.pairwise(parts):
+        left = [stem(w) for w in words_of(before)[-2:]]
+        right = [stem(w) for w in words_of(after)[:6] if w not in _DETERMINERS and w not in _CONJUNCTIONS][:2]
+        # A single word each side: the word before the left one and after the right one are not topical.
+        single = (len(left) < 2 or left[0] not in topical) and (len(right) < 2 or right[1] not in topical)
+        if single and left and right and left[-1] in topical and right[0] in topical:
             listed.update((left[-1], right[0]))
     return frozenset(listed)
 

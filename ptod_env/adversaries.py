@@ -1,8 +1,9 @@
 """Adversarial policies: the cheap text formulas a reward-hacking learner would find first.
 
 Each is an observation-only policy (it sees what a deployed agent sees: the observation text and
-the scenario pack's public text), except ``oracle_empty``, which reads the hidden concerns from
-``info`` and still answers emptily. None of them may beat the ``proactive`` reference agent, and
+the scenario pack's public text), except the oracle variants (a name with "oracle" in it), which
+read the hidden concerns from ``info`` and still answer by formula or pad their lines. None of
+them may beat the ``proactive`` reference agent, and
 none that does not listen to the user may pass 0.15 success: ``tests/test_adversarial.py``
 asserts both and ``benchmarks/adversarial.py`` prints the table.
 
@@ -21,7 +22,13 @@ The families (docs/simulator.md, "Gaming"):
   description or judge-specific words; the pack's complaint lines handed back with "we fix that";
   question-form, offer-form and terse formula answers; fresh sympathy every turn, figures every
   turn, small talk, closes every other turn, multi-act lines, polite manipulation, upper-case,
-  fullwidth and zero-width text; probing every likely concern to read the hidden state.
+  fullwidth and zero-width text; probing every likely concern to read the hidden state;
+- third round, for a learner that found the second round's fix (a frame used twice in a call is
+  generic): a bank of giving frames used in turn (``GIVING_FRAMES``), filled with the words the
+  judge pays for, with the concern's keyword, out of its phrase, two at a time, as a comma list or
+  with a figure; generic commitments; the user's own words in a giving frame; open-loop sweeps of
+  those formulas and of the pack's answers with a close on every line; flattery, a long filler and
+  foreign-language sympathy as padding.
 
 ``natural_proactive`` is not an exploit: the proactive agent in natural paraphrase, which must
 succeed about as well as the proactive agent (:data:`PARAPHRASE`).
@@ -515,6 +522,15 @@ ADVERSARIES.update(
         "natural_proactive": NaturalProactive,
     }
 )
+
+
+def answering(formula: str | tuple[str, ...], words: int = 2, oracle: bool = False) -> AdversaryFactory:
+    """A factory of the proactive agent (or, with ``oracle``, the oracle) answering by ``formula``."""
+    if oracle:
+        return lambda pack, seed: FormulaOracle(pack, seed, formula)
+    return lambda pack, seed: FormulaAnswers(pack, seed, formula, words)
+
+
 # ---- Round 3: a learner that found round 2's fix (a frame used twice in a call is generic) keeps a
 # bank of frames and fills each with the words the judge pays for.
 GIVING_FRAMES = (
@@ -601,34 +617,24 @@ class FormulaSweep(_PackAgent):
 
 ADVERSARIES.update(
     {
-        "rotating_paying_words": lambda pack, seed: FormulaAnswers(pack, seed, GIVING_FRAMES),
-        "rotating_paying_words4": lambda pack, seed: FormulaAnswers(pack, seed, GIVING_FRAMES, words=4),
-        "oracle_rotating": lambda pack, seed: FormulaOracle(pack, seed, GIVING_FRAMES),
-        "named_paying_word": lambda pack, seed: FormulaAnswers(pack, seed, NAMED_FRAMES),
-        "concrete_named_paying_word": lambda pack, seed: FormulaAnswers(pack, seed, CONCRETE_NAMED_FRAMES),
-        "covered_paying_words": lambda pack, seed: FormulaAnswers(pack, seed, "You're covered on the {paying_words}."),
-        "no_hassle_paying_words": lambda pack, seed: FormulaAnswers(
-            pack, seed, "No {paying_words} hassle for you at all."
-        ),
-        "option_paying_words": lambda pack, seed: FormulaAnswers(
-            pack, seed, "You can {paying_words} whenever you like."
-        ),
-        "team_paying_words": lambda pack, seed: FormulaAnswers(
-            pack, seed, "Our team sets the {paying_words} up for you."
-        ),
-        "numeric_bluff": lambda pack, seed: FormulaAnswers(
-            pack, seed, "We give you the {paying_words} at 15%, within 2 days."
-        ),
-        "separated_paying_word": lambda pack, seed: FormulaAnswers(pack, seed, SEPARATED_FRAMES),
-        "oracle_separated": lambda pack, seed: FormulaOracle(pack, seed, SEPARATED_FRAMES),
-        "two_paying_words": lambda pack, seed: FormulaAnswers(pack, seed, TWO_WORD_FRAMES),
-        "comma_paying_words": lambda pack, seed: FormulaAnswers(pack, seed, COMMA_FRAMES),
-        "figure_paying_word": lambda pack, seed: FormulaAnswers(pack, seed, FIGURE_FRAMES),
-        "generic_commitments": lambda pack, seed: FormulaAnswers(pack, seed, GENERIC_COMMITMENTS),
-        "giving_user_words": lambda pack, seed: FormulaAnswers(
-            pack,
-            seed,
-            ("We give you {heard_words}, guaranteed.", "You can get {heard_words} sorted whenever you like."),
+        "rotating_paying_words": answering(GIVING_FRAMES),
+        "rotating_paying_words4": answering(GIVING_FRAMES, words=4),
+        "oracle_rotating": answering(GIVING_FRAMES, oracle=True),
+        "named_paying_word": answering(NAMED_FRAMES),
+        "concrete_named_paying_word": answering(CONCRETE_NAMED_FRAMES),
+        "covered_paying_words": answering("You're covered on the {paying_words}."),
+        "no_hassle_paying_words": answering("No {paying_words} hassle for you at all."),
+        "option_paying_words": answering("You can {paying_words} whenever you like."),
+        "team_paying_words": answering("Our team sets the {paying_words} up for you."),
+        "numeric_bluff": answering("We give you the {paying_words} at 15%, within 2 days."),
+        "separated_paying_word": answering(SEPARATED_FRAMES),
+        "oracle_separated": answering(SEPARATED_FRAMES, oracle=True),
+        "two_paying_words": answering(TWO_WORD_FRAMES),
+        "comma_paying_words": answering(COMMA_FRAMES),
+        "figure_paying_word": answering(FIGURE_FRAMES),
+        "generic_commitments": answering(GENERIC_COMMITMENTS),
+        "giving_user_words": answering(
+            ("We give you {heard_words}, guaranteed.", "You can get {heard_words} sorted whenever you like.")
         ),
         "formula_sweep": FormulaSweep,
         "formula_sweep_wide": lambda pack, seed: FormulaSweep(pack, seed, width=4, per_turn=2, lines=8),

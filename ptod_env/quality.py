@@ -47,7 +47,7 @@ from ptod_env.acts import (
     AgentAct,
 )
 from ptod_env.scenario import ScenarioPack
-from ptod_env.understanding import tokens, topic_index
+from ptod_env.understanding import plain_text, tokens, topic_index
 
 
 def word_set(text: str) -> frozenset[str]:
@@ -227,17 +227,22 @@ class QualityJudge:
         self._empathy_cues = tuple(dict.fromkeys((*_EMPATHY_CUES, *pack.lexicon.get("empathize", ()))))
         vocab: dict[str, set[str]] = {}
         self._keywords: dict[str, frozenset[tuple[str, ...]]] = {}
-        self._remedies: dict[str, tuple[frozenset[str], ...]] = {}
+        self._company: dict[str, dict[str, frozenset[str]]] = {}
         names: dict[str, frozenset[str]] = {}
         for spec in pack.concerns:
             names[spec.id] = content(tuple(w for kw in spec.keywords for w in words_of(kw)))
             self._keywords[spec.id] = frozenset(_stems(words_of(kw)) for kw in spec.keywords)
             # How the pack says each remedy: a word specific to the concern counts when the answer
             # uses it with a word it keeps company with there ("cap" with "percent" or "order").
-            self._remedies[spec.id] = tuple(
+            remedies = [
                 frozenset(root(w) for w in words_of(line) if w not in _STOPWORDS and stem(w) not in names[spec.id])
                 for line in (*spec.probes, *spec.answers)
-            )
+            ]
+            # For each word of those lines, the words it shares a line with.
+            self._company[spec.id] = {
+                word: frozenset().union(*(line - {word} for line in remedies if word in line))
+                for word in frozenset().union(*remedies)
+            }
             # What is said *about* a remedy (how the pack asks about and answers the concern), not
             # the user's complaint (hints, voices, description): repeating a worry gives nothing.
             text = " ".join((spec.label, *spec.probes, *spec.answers))
@@ -305,13 +310,14 @@ class QualityJudge:
     def _accompanied(self, words: set[str], own: Sequence[tuple[str, ...]], listed: frozenset[str], topic: str) -> bool:
         """Whether the concern's ``words`` in the answer (``own``, its sentences) come with the
         company the pack keeps them in: another word of a pack line that says this remedy ("cap"
-        with "percent" or "order"), or one another, side by side within a clause ("the money
-        lands"; "the cap, menu" is a list). One word alone in a giving frame is the topic dressed
+        with "percent" or "order"), or one another, side by side ("the money lands"; "the cap,
+        menu" is a list). One word alone in a giving frame is the topic dressed
         up ("we cover the cap on the commission"). ``listed``: list items, nobody's company."""
         context = _roots(tuple(own))
         if listed:
             context -= {root(w) for w in listed}
-        if any(root(w) in r and len(r & context) > 1 for w in words for r in self._remedies.get(topic, ())):
+        company = self._company.get(topic, {})
+        if any(not company.get(root(w), frozenset()).isdisjoint(context) for w in words):
             return True
         return any(a in words and b in words for s in own for a, b in itertools.pairwise(_stems(s)))
 
@@ -515,15 +521,24 @@ def _comma_listed(text: str, topical: frozenset[str]) -> frozenset[str]:
     words of a sentence have lost their commas, so :func:`_listed` cannot see these). A phrase on
     either side ("any day, the money lands") is no list item."""
     listed = set()
-    parts = text.split(",")
-    for before, after in itertools.pairwise(parts):
-        left = [stem(w) for w in words_of(before)[-2:]]
-        right = [stem(w) for w in words_of(after)[:6] if w not in _DETERMINERS and w not in _CONJUNCTIONS][:2]
+    text = text.lower() if text.isascii() else plain_text(text)
+    comma = text.find(",")
+    while comma >= 0:
+        if stem(text[text.rfind(" ", 0, comma) + 1 : comma].strip(_PUNCTUATION)) not in topical:
+            comma = text.find(",", comma + 1)
+            continue
+        left = [stem(w.strip(_PUNCTUATION)) for w in text[max(0, comma - 60) : comma].split()[-2:]]
+        right = [w.strip(_PUNCTUATION) for w in text[comma + 1 : comma + 80].split()[:6]]
+        right = [stem(w) for w in right if w not in _DETERMINERS and w not in _CONJUNCTIONS][:2]
         # A single word each side: the word before the left one and after the right one are not topical.
         single = (len(left) < 2 or left[0] not in topical) and (len(right) < 2 or right[1] not in topical)
         if single and left and right and left[-1] in topical and right[0] in topical:
             listed.update((left[-1], right[0]))
+        comma = text.find(",", comma + 1)
     return frozenset(listed)
+
+
+_PUNCTUATION = ".,;:!?\"'()[]"
 
 
 @lru_cache(maxsize=8192)

@@ -14,6 +14,7 @@ hits both alike.
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import importlib.util
 import json
 import statistics
@@ -72,9 +73,10 @@ def time_judge(module: ModuleType, episodes: list[list[Step]], pack: object, col
 
 
 def load(path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("quality_against", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # An explicit source loader: the path may have no ".py" suffix (e.g. a shell's <(git show ...)).
+    loader = importlib.machinery.SourceFileLoader("quality_against", path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
     return module
 
 

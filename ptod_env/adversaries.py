@@ -636,6 +636,7 @@ ADVERSARIES.update(
         "giving_user_words": answering(
             ("We give you {heard_words}, guaranteed.", "You can get {heard_words} sorted whenever you like.")
         ),
+        "negated_parrot": lambda pack, seed: Parrot(pack, seed, frame="That won't happen with us: {heard}"),
         "formula_sweep": FormulaSweep,
         "formula_sweep_wide": lambda pack, seed: FormulaSweep(pack, seed, width=4, per_turn=2, lines=8),
         "probe_answer_close": lambda pack, seed: BlindSweep(pack, seed, probing=True, closing=True),

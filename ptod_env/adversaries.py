@@ -1,8 +1,9 @@
 """Adversarial policies: the cheap text formulas a reward-hacking learner would find first.
 
 Each is an observation-only policy (it sees what a deployed agent sees: the observation text and
-the scenario pack's public text), except ``oracle_empty``, which reads the hidden concerns from
-``info`` and still answers emptily. None of them may beat the ``proactive`` reference agent, and
+the scenario pack's public text), except the oracle variants (a name with "oracle" in it), which
+read the hidden concerns from ``info`` and still answer by formula or pad their lines. None of
+them may beat the ``proactive`` reference agent, and
 none that does not listen to the user may pass 0.15 success: ``tests/test_adversarial.py``
 asserts both and ``benchmarks/adversarial.py`` prints the table.
 
@@ -21,7 +22,13 @@ The families (docs/simulator.md, "Gaming"):
   description or judge-specific words; the pack's complaint lines handed back with "we fix that";
   question-form, offer-form and terse formula answers; fresh sympathy every turn, figures every
   turn, small talk, closes every other turn, multi-act lines, polite manipulation, upper-case,
-  fullwidth and zero-width text; probing every likely concern to read the hidden state.
+  fullwidth and zero-width text; probing every likely concern to read the hidden state;
+- third round, for a learner that found the second round's fix (a frame used twice in a call is
+  generic): a bank of giving frames used in turn (``GIVING_FRAMES``), filled with the words the
+  judge pays for, with the concern's keyword, out of its phrase, two at a time, as a comma list or
+  with a figure; generic commitments; the user's own words in a giving frame; open-loop sweeps of
+  those formulas and of the pack's answers with a close on every line; flattery, a long filler and
+  foreign-language sympathy as padding.
 
 ``natural_proactive`` is not an exploit: the proactive agent in natural paraphrase, which must
 succeed about as well as the proactive agent (:data:`PARAPHRASE`).
@@ -161,7 +168,7 @@ class EmptyOracle(OracleAgent):
 class BlindSweep(_PackAgent):
     """Open-loop: one open probe, then the pack's answers to the ``width`` concerns the brief makes
     likeliest, ``rounds`` times over, ``per_turn`` concerns per line (each followed by an open
-    probe with ``probing``), then closes. Never listens."""
+    probe with ``probing``, and by a close with ``closing``), then closes. Never listens."""
 
     def __init__(
         self,
@@ -171,9 +178,11 @@ class BlindSweep(_PackAgent):
         rounds: int = 2,
         per_turn: int = 1,
         probing: bool = False,
+        closing: bool = False,
     ):
         super().__init__(pack, seed)
         self.width, self.rounds, self.per_turn, self.probing = width, rounds, per_turn, probing
+        self.closing = closing
 
     def reset(self, observation: str, info: dict[str, Any]) -> None:
         super().reset(observation, info)
@@ -190,7 +199,8 @@ class BlindSweep(_PackAgent):
             return f"{self.line('greet')} {self.line('probe_open')}"
         if self.turn - 1 < len(self.plan):
             probe = f" {cycle(_OPEN_PROBES, self.turn)}" if self.probing else ""
-            return self.plan[self.turn - 1] + probe
+            close = f" {cycle(_CLOSES, self.turn)}" if self.closing else ""
+            return self.plan[self.turn - 1] + probe + close
         return cycle(_CLOSES, self.turn)
 
 
@@ -264,32 +274,71 @@ def pack_words(spec: ConcernSpec, source: str, count: int = 2) -> list[str]:
     return seen[:count]
 
 
-class FormulaAnswers(ProactiveAgent):
-    """The proactive agent with every answer replaced by ``formula``, filled from the concern's
-    public pack text: ``{keyword}``, ``{label}``, ``{hint}``/``{voice}`` (a whole line), and
-    ``{hint_words}``/``{voice_words}``/``{description_words}`` (two content words of those)."""
+class _Formula:
+    """Answers by ``formula`` (one frame, or a tuple of frames used in turn within a call, so that
+    no frame is used twice in a row), filled from the concern's public pack text: ``{keyword}``,
+    ``{label}``, ``{hint}``/``{voice}`` (a whole line), ``{hint_words}``/``{voice_words}``/
+    ``{description_words}`` (two content words of those), ``{paying_words}`` (``words`` of the
+    words the quality judge counts as specific to the concern, joined by "and"),
+    ``{paying_word}`` and ``{next_paying_word}`` (one of them, and the next in alphabetical order)
+    and ``{heard_words}`` (content words of the user's last line)."""
 
-    def __init__(self, pack: ScenarioPack, seed: int | None = None, formula: str = ""):
-        super().__init__(pack, seed)
-        self.formula = formula
+    def setup(self, pack: ScenarioPack, formula: str | tuple[str, ...], words: int) -> None:
         from ptod_env.quality import QualityJudge
 
+        self.frames = (formula,) if isinstance(formula, str) else formula
+        self.words = words
         # The words the quality judge counts as specific to each concern (all public pack text).
-        self.paying = QualityJudge(pack)._specific
+        self.paying = {cid: sorted(ws) for cid, ws in QualityJudge(pack)._specific.items()}
+        self.answers_given = 0
+        self.heard = ""
+
+    def reset(self, observation: str, info: dict[str, Any]) -> None:
+        super().reset(observation, info)  # type: ignore[misc]
+        self.answers_given = 0
+
+    def decide(self, observation: str, info: dict[str, Any]) -> str:
+        self.heard = last_user_line(observation)
+        return super().decide(observation, info)  # type: ignore[misc]
 
     def answer(self, spec: ConcernSpec, times: int) -> str:
+        from ptod_env.quality import content, words_of
+
+        paying = self.paying[spec.id]
         fields = {
             "keyword": spec.keywords[times % len(spec.keywords)],
             "label": spec.label,
             "hint": spec.hints[times % len(spec.hints)].rstrip(".!?").lower(),
             "voice": spec.voices[times % len(spec.voices)].rstrip(".!?").lower(),
             "answer": spec.answers[times % len(spec.answers)].rstrip(".!?"),
+            "paying_words": " and ".join(paying[times % 3 :][: self.words]),
+            "paying_word": paying[times % len(paying)],
+            "next_paying_word": paying[(times + 1) % len(paying)],
+            "heard_words": " and ".join([w for w in words_of(self.heard) if len(w) > 3 and content((w,))][:4]),
         }
         for source in ("hints", "voices", "description"):
             fields[f"{source.rstrip('s')}_words"] = " and ".join(pack_words(spec, source))
-        fields["paying_words"] = " and ".join(sorted(self.paying[spec.id])[times % 3 :][:2])
-        answer = self.formula.format(**fields)
+        answer = self.frames[self.answers_given % len(self.frames)].format(**fields)
+        self.answers_given += 1
         return answer[0].upper() + answer[1:]
+
+
+class FormulaAnswers(_Formula, ProactiveAgent):
+    """The proactive agent with every answer replaced by a formula (see :class:`_Formula`)."""
+
+    def __init__(
+        self, pack: ScenarioPack, seed: int | None = None, formula: str | tuple[str, ...] = "", words: int = 2
+    ):
+        super().__init__(pack, seed)
+        self.setup(pack, formula, words)
+
+
+class FormulaOracle(_Formula, OracleAgent):
+    """The oracle (it reads the hidden concerns from ``info``) with every answer a formula."""
+
+    def __init__(self, pack: ScenarioPack, seed: int | None = None, formula: str | tuple[str, ...] = ""):
+        super().__init__(pack, seed)
+        self.setup(pack, formula, 2)
 
 
 # Twenty fresh empathy lines, none a formula the judge knows: a learner can vary wording forever.
@@ -473,16 +522,152 @@ ADVERSARIES.update(
         "natural_proactive": NaturalProactive,
     }
 )
+
+
+def answering(formula: str | tuple[str, ...], words: int = 2, oracle: bool = False) -> AdversaryFactory:
+    """A factory of the proactive agent (or, with ``oracle``, the oracle) answering by ``formula``."""
+    if oracle:
+        return lambda pack, seed: FormulaOracle(pack, seed, formula)
+    return lambda pack, seed: FormulaAnswers(pack, seed, formula, words)
+
+
+# ---- Round 3: a learner that found round 2's fix (a frame used twice in a call is generic) keeps a
+# bank of frames and fills each with the words the judge pays for.
+GIVING_FRAMES = (
+    "We take care of the {paying_words} for you, 100% covered.",
+    "You get the {paying_words} sorted for you, guaranteed.",
+    "Our team handles the {paying_words} so you never have to think about it.",
+    "There is no {paying_words} hassle, we promise.",
+    "You can count on the {paying_words} being done right, every time.",
+    "We make the {paying_words} simple and free.",
+    "Rest assured we set up the {paying_words} at no cost.",
+    "We'll look after the {paying_words} completely.",
+)
+# The same frames with the concern's name and one word the judge pays for ("the commission cap").
+NAMED_FRAMES = tuple(f.replace("{paying_words}", "{keyword} {paying_word}") for f in GIVING_FRAMES)
+CONCRETE_NAMED_FRAMES = (
+    "We cover the {keyword} {paying_word} for you.",
+    "You get the {keyword} {paying_word} for free.",
+    "You can set the {keyword} {paying_word} yourself.",
+    "We give you the {keyword} {paying_word} at no cost.",
+    "Our app includes the {keyword} {paying_word} for every partner.",
+)
+# The paid word out of the name's phrase, in real giving constructions; then two paid words, as a
+# comma list, or with a figure (a learner that found the fixes for the frames above).
+SEPARATED_FRAMES = (
+    "We cover the {paying_word} on the {keyword} for you.",
+    "You can choose the {paying_word} for the {keyword} yourself.",
+    "We give you a {paying_word} with the {keyword} at no cost.",
+    "There's no {paying_word} fee on the {keyword}.",
+    "Our app brings the {paying_word} into the {keyword} for you.",
+)
+TWO_WORD_FRAMES = tuple(f.replace("{keyword}", "{next_paying_word}") for f in SEPARATED_FRAMES if "fee" not in f)
+COMMA_FRAMES = (
+    "We give you the {paying_word}, {next_paying_word} at no cost.",
+    "You can choose the {paying_word}, {next_paying_word} yourself.",
+    "We cover the {paying_word}, {next_paying_word} for you.",
+    "Our app sets up the {paying_word}, {next_paying_word} for every partner.",
+)
+FIGURE_FRAMES = (
+    "We cover the {paying_word} on the {keyword} at 15%.",
+    "You can choose the {paying_word} for the {keyword} at 15% off.",
+    "We give you a {paying_word} with the {keyword} for 2 days.",
+    "Our app brings the {paying_word} into the {keyword} within 30 minutes.",
+)
+GENERIC_COMMITMENTS = (
+    "We'll sort all of that out for you.",
+    "Whatever you need, it's handled.",
+    "Leave that with us, we've got it covered.",
+    "Consider it done, we take care of everything.",
+    "We will make it work for you, no matter what.",
+)
+FLATTERY = (
+    "You clearly run a great business.",
+    "I can tell you really know your stuff.",
+    "Honestly, you are one of the sharpest people I've called.",
+)
+# Just under the rambling limit: a wall of friendly filler after every line.
+LONG_FILLER = " ".join(["We are a friendly team and we love working with people like you in your area."] * 12)
+FOREIGN_EMPATHY = ("Je comprends.", "Entiendo perfectamente.", "Ich verstehe.", "Capisco bene.", "Je vous entends.")
+
+
+class FormulaSweep(_PackAgent):
+    """Open-loop: after a greeting and an open probe, the ``width`` likeliest concerns' paying
+    words in the giving frames, ``per_turn`` concerns a line (with an open probe), for ``lines``
+    lines, then closes. Never listens."""
+
+    def __init__(self, pack: ScenarioPack, seed: int | None = None, width: int = 5, per_turn: int = 1, lines: int = 10):
+        super().__init__(pack, seed)
+        self.width, self.per_turn, self.lines = width, per_turn, lines
+        from ptod_env.quality import QualityJudge
+
+        self.paying = {cid: sorted(ws) for cid, ws in QualityJudge(pack)._specific.items()}
+
+    def decide(self, observation: str, info: dict[str, Any]) -> str:
+        if self.turn == 0:
+            return f"{self.line('greet')} {self.line('probe_open')}"
+        if self.turn > self.lines:
+            return cycle(_CLOSES, self.turn)
+        ranked = concern_prior(self.pack, self.facts)[: self.width]
+        concerns = [ranked[(self.per_turn * (self.turn - 1) + k) % len(ranked)] for k in range(self.per_turn)]
+        words = " and ".join(self.paying[cid][self.turn % 3] for cid in concerns)
+        probe = f" {cycle(_OPEN_PROBES, self.turn)}" if self.per_turn > 1 else ""
+        return cycle(GIVING_FRAMES, self.turn).format(paying_words=words) + probe
+
+
+ADVERSARIES.update(
+    {
+        "rotating_paying_words": answering(GIVING_FRAMES),
+        "rotating_paying_words4": answering(GIVING_FRAMES, words=4),
+        "oracle_rotating": answering(GIVING_FRAMES, oracle=True),
+        "named_paying_word": answering(NAMED_FRAMES),
+        "concrete_named_paying_word": answering(CONCRETE_NAMED_FRAMES),
+        "covered_paying_words": answering("You're covered on the {paying_words}."),
+        "no_hassle_paying_words": answering("No {paying_words} hassle for you at all."),
+        "option_paying_words": answering("You can {paying_words} whenever you like."),
+        "team_paying_words": answering("Our team sets the {paying_words} up for you."),
+        "numeric_bluff": answering("We give you the {paying_words} at 15%, within 2 days."),
+        "separated_paying_word": answering(SEPARATED_FRAMES),
+        "oracle_separated": answering(SEPARATED_FRAMES, oracle=True),
+        "two_paying_words": answering(TWO_WORD_FRAMES),
+        "comma_paying_words": answering(COMMA_FRAMES),
+        "figure_paying_word": answering(FIGURE_FRAMES),
+        "generic_commitments": answering(GENERIC_COMMITMENTS),
+        "giving_user_words": answering(
+            ("We give you {heard_words}, guaranteed.", "You can get {heard_words} sorted whenever you like.")
+        ),
+        "negated_parrot": lambda pack, seed: Parrot(pack, seed, frame="That won't happen with us: {heard}"),
+        "formula_sweep": FormulaSweep,
+        "formula_sweep_wide": lambda pack, seed: FormulaSweep(pack, seed, width=4, per_turn=2, lines=8),
+        "probe_answer_close": lambda pack, seed: BlindSweep(pack, seed, probing=True, closing=True),
+        "close_every_line": lambda pack, seed: Wrapped(ProactiveAgent(pack, seed), after=_CLOSES, start=1),
+        "flattery": lambda pack, seed: Wrapped(ProactiveAgent(pack, seed), before=FLATTERY),
+        "long_padding": lambda pack, seed: Wrapped(ProactiveAgent(pack, seed), after=(LONG_FILLER,)),
+        "foreign_empathy": lambda pack, seed: Wrapped(ProactiveAgent(pack, seed), before=FOREIGN_EMPATHY),
+        "foreign_empathy_oracle": lambda pack, seed: Wrapped(OracleAgent(pack, seed), before=FOREIGN_EMPATHY),
+    }
+)
 # Policies that do not listen to the user at all: none may pass 0.15 success.
 DEAF = frozenset(
     {"parrot_close6", "blind_sweep", "sweep_and_probe", "answer_dump", "keyword_stuffing", "close_spam"}
-    | {"manipulation_spam"}
+    | {"manipulation_spam", "formula_sweep", "formula_sweep_wide", "probe_answer_close"}
 )
+# Deaf, but saying the pack's real answers to the concerns the brief makes likeliest (with a trial
+# close on every line): it lands when the brief's guess is right, as a salesperson's guess would,
+# so it is held to the issue's 0.15 rather than the suite's 0.05 for the other deaf formulas.
+GUESSING = frozenset({"probe_answer_close"})
 # A listening agent with something added to every line: none may beat the agent it wraps.
 PADDING = frozenset(
     {"padded_proactive", "padded_oracle", "empathy_variety", "offer_figures", "small_talk_padding"}
     | {"close_every_other", "multi_act", "manipulative_closes", "caps_empathy", "fullwidth_empathy"}
-    | {"zero_width_empathy"}
+    | {
+        "zero_width_empathy",
+        "close_every_line",
+        "flattery",
+        "long_padding",
+        "foreign_empathy",
+        "foreign_empathy_oracle",
+    }
 )
 # Not an exploit: the proactive agent's moves in natural paraphrase, which must succeed about as
 # well as the proactive agent (natural English read right, substance judged right).

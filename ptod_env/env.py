@@ -149,6 +149,10 @@ class ProactiveSalesEnv(gym.Env[str, str]):
     * v0 (issue 9, same id): stepping after a ``TimeLimit`` truncation raises ``EpisodeOverError``
       like stepping after a termination; ``reset`` options and ``accept_reward`` are checked
       (a ``TypeError`` or ``ValueError`` that names the fix).
+    * v0 (issue 8, third red-team round, same id): the quality judge reads generic commitments
+      ("we take care of", "our team handles", "you get it sorted", "no hassle", "100% covered")
+      as no giving construction, and a concern's words in a bare list, right after its keyword,
+      or alone without a word the pack keeps it with as not specific; dynamics unchanged.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}

@@ -26,6 +26,8 @@ that name it). Keywords alone, numbers alone, or the same filler for every conce
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -45,7 +47,7 @@ from ptod_env.acts import (
     AgentAct,
 )
 from ptod_env.scenario import ScenarioPack
-from ptod_env.understanding import tokens, topic_index
+from ptod_env.understanding import plain_text, tokens, topic_index
 
 
 def word_set(text: str) -> frozenset[str]:
@@ -78,12 +80,20 @@ _UNITS = word_set(
     """percent minute minutes hour hours day days daily week weeks weekly month months monthly
     year years yearly euro euros dollar dollars cent cents"""
 )
+_NOT_CONTENT = _STOPWORDS | _NUMBER_WORDS
 # "we <verb>" that only reports the speaker's attention, not an action for the user.
 _ACK_VERBS = word_set(
     """hear heard understand understood know knew see saw get got appreciate feel felt recognise
     recognize realise realize note noted care value respect hope think believe want like
     acknowledge sympathise sympathize empathise empathize agree totally completely really
     definitely are were have love adore admire assure reassure promise wish worry mind"""
+)
+# "we <verb>" that promises *that* something will be done, not *what*: "we take care of the X",
+# "our team handles X", "we'll sort it out". A person hears a generic commitment, not an answer.
+_VAGUE_VERBS = word_set(
+    """handle handles handled handling sort sorts sorted sorting deal deals dealt dealing look looks
+    manage manages managed managing tackle tackles tackled fix fixes fixed solve solves solved resolve
+    resolves resolved address addresses addressed promise promises"""
 )
 _ACK_CUES = frozenset({"hear", "understand", "know", "appreciate", "noted", "concern", "concerns", "valid", "point"})
 _SUBJECTS = frozenset({"we", "we'll", "we're", "we've", "our", "i'll"})
@@ -93,6 +103,7 @@ _COST_VERBS = word_set("charge take ask require bill deduct hold lock tie force 
 _AUXILIARIES = frozenset({"also", "even", "will", "can", "team", "do", "does", "just", "always", "simply"})
 _SPEAKERS = frozenset({"we", "i", "our", "we'll", "i'll", "can't", "won't", "cannot"})
 _NEGATIONS = frozenset({"not", "no", "never", "cannot", "can't", "won't", "don't", "doesn't", "isn't", "aren't"})
+_NOT_GIVING = _ACK_VERBS | _NEGATIONS | _VAGUE_VERBS
 # Verbs whose negation declines help; other verbs negated ("we never penalise") are promises.
 _HELP_VERBS = word_set(
     """change changing lower lowering reduce reducing offer offering help helping do doing make
@@ -120,16 +131,22 @@ _REFUSAL_PHRASES = (
 _OPTION = re.compile(
     r"\b(?:you(?:'re| are|'ll be| will be) able to|"
     r"you (?:can|could|may)(?! (?:relax|rest|trust|count|be|feel|stop|forget|believe|imagine|enjoy|sleep|"
-    r"breathe|smile|calm|expect|hope|worry|look forward)\b)|you (?:choose|decide|set|keep|stay|get|pick|pause|"
+    r"breathe|smile|calm|expect|hope|worry|look forward)\b)|you (?:choose|decide|set|keep|stay|pick|pause|"
     r"control|go|ride|cancel|see|start|"
-    r"limit|exclude|include|also)|you'll get|you will get|you're free|you are free|free to|your choice|"
+    r"limit|exclude|include|also)|(?:you|you'll|you will) get(?!(?: [a-z']+){0,5} (?:sorted|handled|covered|"
+    r"fixed|done|taken care))|you're free|you are free|free to|your choice|"
     r"option|optional|opt (?:in|out)|up to you|you(?:'re| are) (?:covered|insured|protected|paid|free)|"
     # an instruction the user can follow: "just hit pause", "simply stay offline"
     r"(?:just|simply) (?!a|an|the|want|like|know|need|say|think|wanted|fine|one)[a-z]+|"
     # the product or the team doing something: "the app creates", "our team sets up"
-    r"(?:the|our) (?:app|platform|team|service|system|couriers|riders) (?!is|are|was|were|has|have)[a-z]+s)\b"
+    r"(?:the|our) (?:app|platform|team|service|system|couriers|riders) "
+    r"(?!is|are|was|were|has|have|handles|sorts|deals|looks|takes care|manages|fixes|ensures)[a-z]+s)\b"
 )
-_ABSENCE = re.compile(r"\b(?:no|zero|without|never|nobody|nothing) (?!way\b|worries\b|problem\b|idea\b|thanks\b)[a-z]")
+# "no hassle", "no worries", "without any stress": the absence of a feeling, not of a cost.
+_ABSENCE = re.compile(
+    r"\b(?:no|zero|without|never|nobody|nothing) (?:any )?(?!(?:way|worries|worry|problem|problems|idea|thanks|"
+    r"hassle|stress|fuss|trouble|headache|headaches|bother|issue|issues|concern|concerns)\b)[a-z]"
+)
 _FACT_WORDS = frozenset({"is", "are", "costs", "cost", "takes", "pays", "per", "within", "under", "only", "just"})
 _FACT_WORDS |= frozenset({"capped", "cap", "at", "every", "each", "lands", "arrives", "same", "limit", "limited"})
 _EMPATHY_CUES = (
@@ -149,13 +166,28 @@ _EMPATHY_CUES = (
 )
 
 
+@lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     """A crude plural/verb-s stem, enough to match "margins" with "margin"."""
+    if word[-1:] != "s":
+        return word
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word
+
+
+@lru_cache(maxsize=16384)
+def root(word: str) -> str:
+    """A looser stem for matching a word with its company in the pack's lines ("covered" with
+    "covers", "included" with "includes"): the first five letters of its stem."""
+    return stem(word)[:5]
+
+
+@lru_cache(maxsize=8192)
+def _roots(sentences: tuple[tuple[str, ...], ...]) -> frozenset[str]:
+    return frozenset(w[:5] for sentence in sentences for w in _stems(sentence))
 
 
 @lru_cache(maxsize=8192)
@@ -167,7 +199,7 @@ def words_of(text: str) -> tuple[str, ...]:
 @lru_cache(maxsize=8192)
 def content(words: tuple[str, ...]) -> frozenset[str]:
     """The stems of the words that carry content (no function words, no numbers)."""
-    return frozenset(stem(w) for w in words if w not in _STOPWORDS and w not in _NUMBER_WORDS and not w.isdigit())
+    return frozenset(map(stem, [w for w in words if w not in _NOT_CONTENT and not w.isdigit()]))
 
 
 @lru_cache(maxsize=8192)
@@ -177,7 +209,7 @@ def _trigrams(text: str) -> frozenset[tuple[str, ...]]:
 
 @lru_cache(maxsize=8192)
 def _sentence_trigrams(words: tuple[str, ...]) -> frozenset[tuple[str, ...]]:
-    return frozenset(words[i : i + 3] for i in range(len(words) - 2))
+    return frozenset(zip(words, words[1:], words[2:], strict=False))
 
 
 @lru_cache(maxsize=8192)
@@ -194,9 +226,23 @@ class QualityJudge:
         self._topic_hits: dict[tuple[str, ...], frozenset[str]] = {}
         self._empathy_cues = tuple(dict.fromkeys((*_EMPATHY_CUES, *pack.lexicon.get("empathize", ()))))
         vocab: dict[str, set[str]] = {}
+        self._keywords: dict[str, frozenset[tuple[str, ...]]] = {}
+        self._company: dict[str, dict[str, frozenset[str]]] = {}
         names: dict[str, frozenset[str]] = {}
         for spec in pack.concerns:
             names[spec.id] = content(tuple(w for kw in spec.keywords for w in words_of(kw)))
+            self._keywords[spec.id] = frozenset(_stems(words_of(kw)) for kw in spec.keywords)
+            # How the pack says each remedy: a word specific to the concern counts when the answer
+            # uses it with a word it keeps company with there ("cap" with "percent" or "order").
+            remedies = [
+                frozenset(root(w) for w in words_of(line) if w not in _STOPWORDS and stem(w) not in names[spec.id])
+                for line in (*spec.probes, *spec.answers)
+            ]
+            # For each word of those lines, the words it shares a line with.
+            self._company[spec.id] = {
+                word: frozenset().union(*(line - {word} for line in remedies if word in line))
+                for word in frozenset().union(*remedies)
+            }
             # What is said *about* a remedy (how the pack asks about and answers the concern), not
             # the user's complaint (hints, voices, description): repeating a worry gives nothing.
             text = " ".join((spec.label, *spec.probes, *spec.answers))
@@ -204,7 +250,7 @@ class QualityJudge:
         spread = Counter(w for ws in vocab.values() for w in ws)
         # A word used for many concerns says nothing about any one of them.
         limit = max(2, len(pack.concerns) // 4)
-        self._specific = {cid: {w for w in ws if spread[w] <= limit} - names[cid] for cid, ws in vocab.items()}
+        self._specific = {cid: frozenset(w for w in ws if spread[w] <= limit) - names[cid] for cid, ws in vocab.items()}
         self._names = names
         # Any concern's words: what is left of an answer without them is its frame.
         self._topical = frozenset().union(*self._specific.values(), *names.values())
@@ -243,13 +289,15 @@ class QualityJudge:
             return MENTION
         if any(refuses(s) for s in own):
             return REFUSAL
-        novel = [said.novel(s) for s in own]
+        novel = [without_reassurance(said.novel(s)) for s in own]
         if any(gives(s) for s in novel):
             names = self._names.get(topic, frozenset())
             # Substance is the agent's own: words the user already said do not count as given.
-            mine = content(tuple(w for s in novel for w in s)) & self._specific.get(topic, set())
-            specific = {w for w in mine if not said.user_said(w)}
-            given = specific or any(denies_cost(s, names) for s in novel)
+            mine = frozenset().union(*(self._stated(s, topic) for s in novel))
+            listed = _comma_listed(said.text, self._topical) if mine else frozenset()
+            specific = {w for w in mine - listed if not said.user_said(w)}
+            given = bool(specific and self._accompanied(specific, own, listed, topic))
+            given = given or any(denies_cost(s, names) for s in novel)
             if given and not said.reused_frame(own, self._topical):
                 return SUBSTANTIVE
             return GENERIC
@@ -258,6 +306,28 @@ class QualityJudge:
         if any(_ACK_CUES & set(s) for s in own):
             return ACKNOWLEDGEMENT
         return MENTION
+
+    def _accompanied(self, words: set[str], own: Sequence[tuple[str, ...]], listed: frozenset[str], topic: str) -> bool:
+        """Whether the concern's ``words`` in the answer (``own``, its sentences) come with the
+        company the pack keeps them in: another word of a pack line that says this remedy ("cap"
+        with "percent" or "order"), or one another, side by side ("the money lands"; "the cap,
+        menu" is a list). One word alone in a giving frame is the topic dressed
+        up ("we cover the cap on the commission"). ``listed``: list items, nobody's company."""
+        context = _roots(tuple(own))
+        if listed:
+            context -= {root(w) for w in listed}
+        company = self._company.get(topic, {})
+        if any(not company.get(root(w), frozenset()).isdisjoint(context) for w in words):
+            return True
+        return any(a in words and b in words for s in own for a, b in itertools.pairwise(_stems(s)))
+
+    def _stated(self, sentence: tuple[str, ...], topic: str) -> frozenset[str]:
+        return stated(
+            sentence,
+            self._specific.get(topic, frozenset()),
+            self._keywords.get(topic, frozenset()),
+            self._topical,
+        )
 
     def _about(self, sentence: tuple[str, ...], topic: str) -> bool:
         hits = self._hits(sentence)
@@ -296,16 +366,21 @@ class _Said:
         self.complaints = complaints
         self._novel: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}
 
+    @functools.cached_property
+    def heard(self) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
+        """The user's content words and word trigrams so far (:func:`_heard`)."""
+        return _heard(self.user_lines)
+
     def user_said(self, word: str) -> bool:
         """Whether the user has used this (stemmed content) word in the call."""
-        return word in _heard(self.user_lines)[0]
+        return word in self.heard[0]
 
     def novel(self, sentence: tuple[str, ...], complaints: bool = True) -> tuple[str, ...]:
         """The sentence without the stretches (three words or more) copied from the user, or
         (with ``complaints``) from the lines users voice their worries in."""
         found = self._novel.get((sentence, complaints))
         if found is None:
-            heard = _heard(self.user_lines)[1]
+            heard = self.heard[1]
             pack = self.complaints if complaints else frozenset()
             mine = _sentence_trigrams(sentence)
             if mine.isdisjoint(heard) and mine.isdisjoint(pack):
@@ -348,8 +423,11 @@ SAME_FRAME = 0.75
 def _heard(user_lines: tuple[str, ...]) -> tuple[frozenset[str], frozenset[tuple[str, ...]]]:
     """The user's lines so far as (their content words, their word trigrams); cached, since the
     same call's lines come back every turn with one more."""
-    words = frozenset().union(*(content(words_of(line)) for line in user_lines))
-    return words, frozenset().union(*map(_trigrams, user_lines))
+    if not user_lines:
+        return frozenset(), frozenset()
+    # Built on the call's earlier lines (cached the turn before), so each turn adds one line's worth.
+    words, trigrams = _heard(user_lines[:-1])
+    return words | content(words_of(user_lines[-1])), trigrams | _trigrams(user_lines[-1])
 
 
 @lru_cache(maxsize=8192)
@@ -357,6 +435,66 @@ def frame(words: tuple[str, ...], topical: frozenset[str]) -> frozenset[str]:
     """The words (function words included: they carry a formula's shape) of a stretch of text
     that belong to no concern."""
     return frozenset(map(stem, words)) - topical
+
+
+@lru_cache(maxsize=8192)
+def stated(
+    sentence: tuple[str, ...],
+    specific: frozenset[str],
+    keywords: frozenset[tuple[str, ...]],
+    topical: frozenset[str],
+) -> frozenset[str]:
+    """The concern's ``specific`` words as this sentence uses them, less those that only name the
+    topic: a bare list of concern words ("the cap and menu and percent", :func:`_listed`) or a
+    word that follows one of the concern's ``keywords`` ("the commission cap") is the topic said
+    again, not something given. ``topical``: every concern's words."""
+    stems = _stems(sentence)
+    candidates = [i for i, word in enumerate(stems) if word in specific]
+    if not candidates:
+        return frozenset()
+    listed = _listed(stems, topical)
+    ends = _last_words(keywords)
+    return frozenset(
+        stems[i]
+        for i in candidates
+        if i not in listed
+        and not (i and stems[i - 1] in ends and any(stems[max(0, i - len(k)) : i] == k for k in keywords))
+    )
+
+
+@lru_cache(maxsize=256)
+def _last_words(phrases: frozenset[tuple[str, ...]]) -> frozenset[str]:
+    return frozenset(phrase[-1] for phrase in phrases if phrase)
+
+
+@lru_cache(maxsize=8192)
+def _stems(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Words as the judge compares them: content words stemmed, function words as they are."""
+    return tuple(w if w in _STOPWORDS else stem(w) for w in words)
+
+
+_CONJUNCTIONS = frozenset({"and", "or", "plus", "nor"})
+_DETERMINERS = frozenset({"the", "a", "an", "your", "our", "their", "its", "any", "all", "some"})
+
+
+def _listed(stems: Sequence[str], topical: frozenset[str]) -> frozenset[int]:
+    """Positions of topical words in a bare list: topical words joined by a conjunction, the first
+    of each pair a word on its own ("the cap and menu", "cap or the percent"). A list whose items
+    are phrases ("a daily allowance and the insurance") is left alone: its words qualify each other."""
+    listed: set[int] = set()
+    previous, joined = None, False
+    for i, word in enumerate(stems):
+        if word in topical:
+            if previous is not None and joined:
+                listed.update((previous, i))
+            # A new item starts here unless it continues a phrase ("daily allowance").
+            previous = i if i == 0 or stems[i - 1] not in topical else None
+            joined = False
+        elif word in _CONJUNCTIONS:
+            joined = previous is not None
+        elif word not in _DETERMINERS:
+            previous, joined = None, False
+    return frozenset(listed)
 
 
 _HIDDEN = re.compile(r"\w\?\w")
@@ -378,6 +516,32 @@ def _sentences(text: str) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]],
 
 
 @lru_cache(maxsize=8192)
+def _comma_listed(text: str, topical: frozenset[str]) -> frozenset[str]:
+    """Single topical words on both sides of a comma ("the cap, menu at no cost"): list items (the
+    words of a sentence have lost their commas, so :func:`_listed` cannot see these). A phrase on
+    either side ("any day, the money lands") is no list item."""
+    listed = set()
+    text = text.lower() if text.isascii() else plain_text(text)
+    comma = text.find(",")
+    while comma >= 0:
+        if stem(text[text.rfind(" ", 0, comma) + 1 : comma].strip(_PUNCTUATION)) not in topical:
+            comma = text.find(",", comma + 1)
+            continue
+        left = [stem(w.strip(_PUNCTUATION)) for w in text[max(0, comma - 60) : comma].split()[-2:]]
+        right = [w.strip(_PUNCTUATION) for w in text[comma + 1 : comma + 80].split()[:6]]
+        right = [stem(w) for w in right if w not in _DETERMINERS and w not in _CONJUNCTIONS][:2]
+        # A single word each side: the word before the left one and after the right one are not topical.
+        single = (len(left) < 2 or left[0] not in topical) and (len(right) < 2 or right[1] not in topical)
+        if single and left and right and left[-1] in topical and right[0] in topical:
+            listed.update((left[-1], right[0]))
+        comma = text.find(",", comma + 1)
+    return frozenset(listed)
+
+
+_PUNCTUATION = ".,;:!?\"'()[]"
+
+
+@lru_cache(maxsize=8192)
 def gives(sentence: tuple[str, ...]) -> bool:
     """Whether a sentence gives the listener something: a commitment (we + an action), an option,
     the absence of a cost, or a quantity stated as a fact."""
@@ -390,11 +554,25 @@ def gives(sentence: tuple[str, ...]) -> bool:
             if following and following[0] in _NEGATIONS:
                 # "we never penalise", "we don't charge": a promise not to do harm.
                 following = following[1:]
-            if following and following[0] not in _ACK_VERBS and following[0] not in _NEGATIONS:
+            if following and following[0] not in _NOT_GIVING and tuple(following[:2]) != ("take", "care"):
                 return True
     return (
         quantified(sentence) and any(w in _UNITS or w.isdigit() for w in sentence) and bool(_FACT_WORDS & set(sentence))
     )
+
+
+_REASSURANCE = re.compile(
+    r"\b(?:100|hundred) percent (?:covered|guaranteed|sure|safe|certain|handled|sorted|secure|protected|done|"
+    r"reliable|right|yours)\b"
+)
+
+
+@lru_cache(maxsize=8192)
+def without_reassurance(sentence: tuple[str, ...]) -> tuple[str, ...]:
+    """The sentence without a figure of speech that only reassures ("100% covered"): it states no
+    quantity of anything."""
+    text = " ".join(sentence)
+    return tuple(_REASSURANCE.sub(" ", text).split()) if "percent" in sentence else sentence
 
 
 @lru_cache(maxsize=8192)

@@ -70,11 +70,41 @@ def test_the_same_filler_for_another_concern_is_generic():
 
 
 def test_one_frame_filled_with_each_concerns_words_is_generic_the_second_time():
-    frame = "We take care of the {} for you, 100% covered."
-    first = frame.format("kitchen, pause and prep times")
-    assert qualities(first)[("address", "kitchen_capacity")] == A.SUBSTANTIVE
+    frame = "You can choose the {} for your place, at no cost to you."
+    first = frame.format("prep times when the kitchen is swamped")
+    assert qualities(first)[("offer", "kitchen_capacity")] == A.SUBSTANTIVE
     turns = [*TURNS, ("Agent", first), ("User", "Okay.")]
-    assert qualities(frame.format("commission cap and menu prices"), turns)[("address", "commission")] == A.GENERIC
+    assert qualities(frame.format("menu prices to cover the commission"), turns)[("offer", "commission")] == A.GENERIC
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Generic commitments: they promise *that* something is done, not *what*.
+        "We take care of the commission for you, 100% covered.",
+        "Our team handles the commission so you never have to think about it.",
+        "You get the commission sorted for you, guaranteed.",
+        "We'll sort out the commission and the margins, no hassle.",
+        # The concern's words as a bare list, or stuck to its name, name the topic again.
+        "You can cap and menu whenever you like.",
+        "No cap and menu hassle for you at all.",
+        "We cover the commission cap for you.",
+        "We take care of the cap and menu and partner and percent for you, 100% covered.",
+        "We give you the cap, menu at no cost.",
+        # One concern word in a giving frame, without the company the pack keeps it in.
+        "We cover the cap on the commission for you.",
+        "You can choose the menu for the commission yourself.",
+    ],
+)
+def test_generic_commitments_and_dressed_up_topics_give_nothing(text):
+    assert judge([AgentAct(A.ADDRESS, "commission")], text, TURNS, MERCHANT)[0].quality != A.SUBSTANTIVE
+    # The same words in a statement of what is done are an answer.
+    for answer in (
+        "We cap the commission at 15%, and you can set your menu prices yourself.",
+        "We cap the commission on every order.",
+        "You can set the prices on your delivery menu, so the commission comes out of the customer's bill.",
+    ):
+        assert judge([AgentAct(A.ADDRESS, "commission")], answer, TURNS, MERCHANT)[0].quality == A.SUBSTANTIVE
 
 
 @pytest.mark.parametrize(

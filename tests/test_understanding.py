@@ -190,6 +190,24 @@ def test_assumptive_closes_are_read_as_closes(merchant_reader):
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "Could you repeat that?",
+        "Sorry, could you say that again?",
+        "Sorry, I didn't catch that",
+        "Come again?",
+        "Sorry, can you say that one more time?",
+        "I beg your pardon?",
+    ],
+)
+@pytest.mark.parametrize("domain", DOMAINS.values())
+def test_asking_to_repeat_is_small_talk(readers, domain, text):
+    """A line-check earns nothing: not empathy, not a probe (padding every other line with one
+    must not pay)."""
+    assert readers[domain].understand(text, []) == [AgentAct("small_talk")]
+
+
+@pytest.mark.parametrize(
     ("text", "history", "act"),
     [
         ("", [], "silence"),

@@ -9,7 +9,7 @@ import functools
 import gymnasium as gym
 import pytest
 
-from ptod_env.adversaries import ADVERSARIES, DEAF, GUESSING, PADDING, PARAPHRASE, Padded, make_adversary
+from ptod_env.adversaries import ADVERSARIES, DEAF, GUESSING, PACING, PADDING, PARAPHRASE, Padded, make_adversary
 from ptod_env.agents import make_agent
 from ptod_env.evaluation import env_id_for, episode_options, run_episode
 from ptod_env.scenario import shipped_scenarios
@@ -38,8 +38,8 @@ def test_reference_agents_keep_their_bands(domain):
 def test_no_formula_beats_listening(policy, domain):
     rate = success(policy, domain)
     assert rate <= success("proactive", domain), f"{policy} reaches {rate:.3f} on {domain}"
-    if policy in PADDING:
-        # Padding wraps an agent that listens: the padding itself must not pay.
+    if policy in PADDING | PACING:
+        # Padding wraps an agent that listens, pacing re-orders its moves: neither may pay.
         wrapped = "oracle" if policy.endswith("oracle") else "proactive"
         assert rate <= success(wrapped, domain), f"{policy} reaches {rate:.3f} on {domain}"
         return

@@ -36,7 +36,7 @@ import gymnasium as gym
 from ptod_env.evaluation import env_id_for, episode_options
 from ptod_env.scenario import shipped_scenarios
 
-MOVES = ("probe", "answer", "probe_twice", "warm_probe")
+MOVES = ("probe", "answer", "probe_twice", "warm_probe", "probe_then_open")
 
 
 def move_lines(pack, spec, move: str) -> list[str]:
@@ -45,6 +45,8 @@ def move_lines(pack, spec, move: str) -> list[str]:
         return [spec.answers[0]]
     if move == "probe_twice":
         return spec.probes[:2]
+    if move == "probe_then_open":
+        return [spec.probes[0], f"{pack.agent_lines['empathize'][1]} {pack.agent_lines['probe_open'][1]}"]
     return [spec.probes[0]]
 
 

@@ -13,16 +13,17 @@ ones and the other way round, unseen texts classified by their act).
 
 ``--move`` picks what is asked after the greeting: ``probe`` (the concern's first probe, the
 default), ``answer`` (the concern's first pack answer, said unasked: an answer used as a probe),
-``probe_twice`` (its first two probes, one after the other: the feature is the pair of replies)
-or ``warm_probe`` (an open question with sympathy first, so trust is higher when the probe
-comes). A reply discloses the concern when its user act names it (a hint, a voice, or for an
-answer a follow-up, acknowledgement or resolution); ``disclosed_share`` gives, per disclosure level,
-the share of held, latent concerns the move disclosed (1.0 for a level: the move reads it with
-certainty, since a user without the concern never names it).
+``probe_twice`` (its first two probes, one after the other: the feature is the pair of replies),
+``warm_probe`` (an open question with sympathy first, so trust is higher when the probe comes) or
+``probe_then_open`` (the probe, then sympathy and an open question: the second reply shows some of
+the trust the first moved). A reply discloses the concern when its user act names it (a hint, a
+voice, or for an answer a follow-up, acknowledgement or resolution); ``disclosed_share`` gives,
+per disclosure level, the share of held, latent concerns the move disclosed (1.0 for a level: the
+move reads it with certainty, since a user without the concern never names it).
 
 Prints one JSON line per domain and move.
 
-    python benchmarks/side_channel.py [--users 300] [--move probe answer probe_twice warm_probe]
+    python benchmarks/side_channel.py [--users 300] [--move probe answer probe_twice warm_probe probe_then_open]
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ from collections import Counter
 import gymnasium as gym
 
 from ptod_env.evaluation import env_id_for, episode_options
-from ptod_env.scenario import shipped_scenarios
+from ptod_env.scenario import ConcernSpec, ScenarioPack, shipped_scenarios
 
 MOVES = ("probe", "answer", "probe_twice", "warm_probe", "probe_then_open")
 
 
-def move_lines(pack, spec, move: str) -> list[str]:
-    """The agent's lines after the greeting: a prelude (``warm_probe``), then the asking lines."""
+def move_lines(pack: ScenarioPack, spec: ConcernSpec, move: str) -> list[str]:
+    """The lines that ask about ``spec`` (after the greeting and any warm-up)."""
     if move == "answer":
         return [spec.answers[0]]
     if move == "probe_twice":

@@ -28,7 +28,11 @@ The families (docs/simulator.md, "Gaming"):
   judge pays for, with the concern's keyword, out of its phrase, two at a time, as a comma list or
   with a figure; generic commitments; the user's own words in a giving frame; open-loop sweeps of
   those formulas and of the pack's answers with a close on every line; flattery, a long filler and
-  foreign-language sympathy as padding.
+  foreign-language sympathy as padding;
+- fourth round, the dynamics rather than the judge (``PACING``, ``AnswerScout``, ``Scripted``):
+  closes after every answer or every positive-sounding line, trust banked first with small talk or
+  open questions, answers used as probes, repeated probes, the pack's answers doubled up, guessed
+  or given for every raised concern at once, and the best open-loop script a search found.
 
 ``natural_proactive`` is not an exploit: the proactive agent in natural paraphrase, which must
 succeed about as well as the proactive agent (:data:`PARAPHRASE`).
@@ -96,13 +100,17 @@ class Wrapped:
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         line = self.inner.act(observation, info)
-        padded = self.turn >= self.start and (self.turn - self.start) % self.every == 0
+        padded = self.pads(observation)
         if padded and self.before:
             line = f"{cycle(self.before, self.turn)} {line}"
         if padded and self.after:
             line = f"{line} {cycle(self.after, self.turn)}"
         self.turn += 1
         return self.transform(line)
+
+    def pads(self, observation: str) -> bool:
+        """Whether this turn's line is padded: every ``every``-th turn from ``start``."""
+        return self.turn >= self.start and (self.turn - self.start) % self.every == 0
 
 
 class Padded(Wrapped):
@@ -391,14 +399,21 @@ def zero_width(text: str) -> str:
 class SideChannel(_PackAgent):
     """Greets, probes every concern the brief makes plausible once (likeliest first), then answers
     each concern whose probe was not flatly denied (and whatever the user raises), and closes when
-    the user says there is nothing else: reads hidden concerns off the way a probe is refused."""
+    the user says there is nothing else: reads hidden concerns off the way a probe is refused.
+    With ``repeats`` each concern is probed that many times running, in its probes' words in turn,
+    and suspected when any of them was not denied."""
+
+    def __init__(self, pack: ScenarioPack, seed: int | None = None, repeats: int = 1):
+        super().__init__(pack, seed)
+        self.repeats = repeats
 
     def reset(self, observation: str, info: dict[str, Any]) -> None:
         super().reset(observation, info)
         from ptod_env.agents import UserLineReader
 
         self.reader = UserLineReader(self.pack)
-        self.queue = list(concern_prior(self.pack, self.facts)[:6])
+        self.queue = [cid for cid in concern_prior(self.pack, self.facts)[:6] for _ in range(self.repeats)]
+        self.asked: dict[str, int] = {}
         self.probing: str | None = None
         self.suspects: list[str] = []
         self.answered: dict[str, int] = {}
@@ -407,7 +422,7 @@ class SideChannel(_PackAgent):
         if self.turn == 0:
             return self.line("greet")
         act, topics = self.reader.read(last_user_line(observation))
-        if self.probing and act != "deny_topic":
+        if self.probing and act != "deny_topic" and self.probing not in self.suspects:
             self.suspects.append(self.probing)
         self.probing = None
         topics = [t for t in topics if act not in ("resolved", "deny_topic")]
@@ -415,7 +430,9 @@ class SideChannel(_PackAgent):
             self.suspects = [s for s in self.suspects if s not in topics]
         if self.queue and not topics:
             self.probing = self.queue.pop(0)
-            return self.pack.concern(self.probing).probes[0]
+            asked = self.asked[self.probing] = self.asked.get(self.probing, 0) + 1
+            probes = self.pack.concern(self.probing).probes
+            return probes[(asked - 1) % len(probes)]
         target = topics[0] if topics else (self.suspects[0] if self.suspects else None)
         if target is None or act == "no_more_concerns":
             return self.line("close") if act == "no_more_concerns" else self.line("probe_open")
@@ -648,14 +665,14 @@ ADVERSARIES.update(
     }
 )
 # Policies that do not listen to the user at all: none may pass 0.15 success.
-DEAF = frozenset(
+DEAF: frozenset[str] = frozenset(
     {"parrot_close6", "blind_sweep", "sweep_and_probe", "answer_dump", "keyword_stuffing", "close_spam"}
     | {"manipulation_spam", "formula_sweep", "formula_sweep_wide", "probe_answer_close"}
 )
 # Deaf, but saying the pack's real answers to the concerns the brief makes likeliest (with a trial
 # close on every line): it lands when the brief's guess is right, as a salesperson's guess would,
 # so it is held to the issue's 0.15 rather than the suite's 0.05 for the other deaf formulas.
-GUESSING = frozenset({"probe_answer_close"})
+GUESSING: frozenset[str] = frozenset({"probe_answer_close"})
 # A listening agent with something added to every line: none may beat the agent it wraps.
 PADDING = frozenset(
     {"padded_proactive", "padded_oracle", "empathy_variety", "offer_figures", "small_talk_padding"}
@@ -672,3 +689,161 @@ PADDING = frozenset(
 # Not an exploit: the proactive agent's moves in natural paraphrase, which must succeed about as
 # well as the proactive agent (natural English read right, substance judged right).
 PARAPHRASE = frozenset({"natural_proactive"})
+
+
+# ---- Round 4: the dynamics, not the judge. Pacing and order (closing early, often or on every
+# positive line; small talk or open questions first to bank trust), answers used as probes,
+# repeated probes, real answers swept blind or doubled up, and the strongest open-loop script a
+# greedy search over brief-ranked moves found. Every answer is the pack's own.
+class AnswerAsProbe(ProactiveAgent):
+    """The proactive agent, but where it would ask about the likeliest concern it says that
+    concern's pack answer unasked: an answer used as a probe."""
+
+    def decide(self, observation: str, info: dict[str, Any]) -> str:
+        text = super().decide(observation, info)
+        for spec in self.pack.concerns:
+            if spec.probes[0] in text:
+                self.answered[spec.id] = self.answered.get(spec.id, 0) + 1
+                text = text.replace(spec.probes[0], self.answer(spec, self.answered[spec.id] - 1))
+        return text
+
+
+class AnswerScout(ProactiveAgent):
+    """Says the pack's answer to each of the ``width`` likeliest concerns unasked, one a line,
+    while the user names nothing; then the proactive agent: reads which concerns are held off the
+    user's reaction to an answer (a hint or a follow-up, or "not relevant")."""
+
+    width = 5
+
+    def reset(self, observation: str, info: dict[str, Any]) -> None:
+        super().reset(observation, info)
+        self.scouting = list(self.prior[: self.width])
+
+    def decide(self, observation: str, info: dict[str, Any]) -> str:
+        if self.turn > 0 and self.scouting and not self.reader.read(last_user_line(observation))[1]:
+            cid = self.scouting.pop(0)
+            self.answered[cid] = self.answered.get(cid, 0) + 1
+            return self.answer(self.pack.concern(cid), self.answered[cid] - 1)
+        return super().decide(observation, info)
+
+
+class PacedAnswers(ProactiveAgent):
+    """The proactive agent with something said after each of its answers: ``"close"`` (a close),
+    ``"again"`` (the same concern's next pack answer too),
+    ``"guess"`` (the likeliest concern not yet answered, answered blind) or ``"voiced"`` (every
+    other concern the user has raised and not seen settled)."""
+
+    def __init__(self, pack: ScenarioPack, seed: int | None = None, then: str = "close"):
+        super().__init__(pack, seed)
+        self.then = then
+
+    def reset(self, observation: str, info: dict[str, Any]) -> None:
+        super().reset(observation, info)
+        self.raised: list[str] = []
+
+    def decide(self, observation: str, info: dict[str, Any]) -> str:
+        if self.turn > 0:
+            act, topics = self.reader.read(last_user_line(observation))
+            fresh = [t for t in topics if t not in self.raised]
+            self.raised += fresh if act in ("hint", "voice", "object", "follow_up", "acknowledge") else []
+            self.raised = [t for t in self.raised if not (act == "resolved" and t in topics)]
+        return super().decide(observation, info)
+
+    def answer(self, spec: ConcernSpec, times: int) -> str:
+        text = super().answer(spec, times)
+        if self.then == "close":
+            return f"{text} {cycle(_CLOSES, self.turn)}"
+        if self.then == "again":
+            return f"{text} {super().answer(spec, times + 1)}"
+        others = [c for c in (self.prior if self.then == "guess" else self.raised) if c != spec.id]
+        others = [c for c in others if c not in self.resolved and (self.then == "voiced" or c not in self.answered)]
+        for cid in others[: 1 if self.then == "guess" else 2]:
+            self.answered[cid] = self.answered.get(cid, 0) + 1
+            text = f"{text} {super().answer(self.pack.concern(cid), self.answered[cid] - 1)}"
+        return text
+
+
+class Banking(ProactiveAgent):
+    """The proactive agent after ``count`` lines of one ``kind`` (small talk, open questions) right
+    after the greeting: trust banked before the work starts."""
+
+    def __init__(self, pack: ScenarioPack, seed: int | None = None, kind: str = "small_talk", count: int = 2):
+        super().__init__(pack, seed)
+        self.kind, self.count = kind, count
+
+    def decide(self, observation: str, info: dict[str, Any]) -> str:
+        if 1 <= self.turn <= self.count:
+            return self.line(self.kind)
+        return super().decide(observation, info)
+
+
+# What a user says when something landed, in plain English (no pack knowledge).
+_POSITIVE = ("better", "settles", "great", "works", "helps", "fine", "satisf", "reassuring", "thank")
+
+
+class CloseOnPositive(Wrapped):
+    """The proactive agent with a close after its line whenever the user's last line sounds
+    positive: closing right after every concern that seems settled."""
+
+    def __init__(self, inner: Agent):
+        super().__init__(inner, after=_CLOSES)
+
+    def pads(self, observation: str) -> bool:
+        return self.turn > 0 and any(word in last_user_line(observation).lower() for word in _POSITIVE)
+
+
+class Scripted(_PackAgent):
+    """Open-loop: a fixed script of moves over the brief's ranking, one entry a line: ``greet``,
+    ``probe_open``, ``empathize``, ``close``, ``probeK`` / ``answerK`` (the K-th likeliest
+    concern's next probe / pack answer), several joined by ``+``; closes after the script."""
+
+    def __init__(self, pack: ScenarioPack, seed: int | None = None, script: tuple[str, ...] = ()):
+        super().__init__(pack, seed)
+        self.script = script
+
+    def reset(self, observation: str, info: dict[str, Any]) -> None:
+        super().reset(observation, info)
+        self.ranked = concern_prior(self.pack, self.facts)
+        self.used: dict[tuple[str, str], int] = {}
+
+    def decide(self, observation: str, info: dict[str, Any]) -> str:
+        entry = self.script[self.turn] if self.turn < len(self.script) else "close"
+        return " ".join(self.move(move) for move in entry.split("+"))
+
+    def move(self, move: str) -> str:
+        kind = move.rstrip("0123456789")
+        if kind == move:
+            return self.line(move)
+        spec = self.pack.concern(self.ranked[int(move[len(kind) :])])
+        lines = spec.probes if kind == "probe" else spec.answers
+        times = self.used[kind, spec.id] = self.used.get((kind, spec.id), 0) + 1
+        return lines[(times - 1) % len(lines)]
+
+
+# The best open-loop script a greedy coordinate search over such moves found on test users 0-99 of
+# merchant (docs/simulator.md, "Round 4").
+SEARCHED_SCRIPT = ("probe0", "probe_open", "probe_open+answer0", "probe_open+answer1", "close", "answer1", "answer0")
+
+ADVERSARIES.update(
+    {
+        "answer_as_probe": AnswerAsProbe,
+        "answer_scout": AnswerScout,
+        "repeat_probes": lambda pack, seed: SideChannel(pack, seed, repeats=3),
+        "close_on_positive": lambda pack, seed: CloseOnPositive(ProactiveAgent(pack, seed)),
+        "answer_then_close": lambda pack, seed: PacedAnswers(pack, seed, "close"),
+        "double_answers": lambda pack, seed: PacedAnswers(pack, seed, "again"),
+        "guess_second_answer": lambda pack, seed: PacedAnswers(pack, seed, "guess"),
+        "answer_all_voiced": lambda pack, seed: PacedAnswers(pack, seed, "voiced"),
+        "small_talk_first": Banking,
+        "open_questions_first": lambda pack, seed: Banking(pack, seed, "probe_open", 3),
+        "searched_script": lambda pack, seed: Scripted(pack, seed, SEARCHED_SCRIPT),
+    }
+)
+DEAF |= {"searched_script"}
+GUESSING |= {"searched_script"}
+# The proactive agent re-paced: its own moves and the pack's real answers, with closes, questions
+# or further answers added, or trust banked first. None may beat the proactive agent.
+PACING = frozenset(
+    {"answer_as_probe", "close_on_positive", "answer_then_close", "double_answers"}
+    | {"guess_second_answer", "answer_all_voiced", "small_talk_first", "open_questions_first"}
+)

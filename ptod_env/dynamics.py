@@ -374,7 +374,12 @@ class _Turn:
             self.respond("resolved", concern.id, 1)
             return
         if status == "latent" and concern.disclosure == "guarded":
-            # Answering a worry the user has not shared lands only if they were ready to share it.
+            # Answering a worry the user has not shared lands only if they were ready to share it,
+            # and an answer is no surer a probe than a question: the holder brushes it off as a
+            # user without the concern does, with the same chance as a targeted probe.
+            if self.chance(self.deflect_chance(i)):
+                self.miss()
+                return
             self.set_status(i, "hinted")
             self.respond("hint", concern.id, 4)
             return

@@ -153,6 +153,11 @@ class ProactiveSalesEnv(gym.Env[str, str]):
       ("we take care of", "our team handles", "you get it sorted", "no hassle", "100% covered")
       as no giving construction, and a concern's words in a bare list, right after its keyword,
       or alone without a word the pack keeps it with as not specific; dynamics unchanged.
+    * v0 (issue 8, fourth red-team round, same id): an answer to a guarded concern the user has not
+      shared draws a hint only as often as a targeted probe on it would; otherwise (chance
+      ``guarded_probe_deflect * (1 - trust / guarded_voice_trust)``) the user brushes it off
+      exactly as a user without the concern does (``not_relevant``, the same trust and patience),
+      so an answer said unasked no longer reads a guarded concern with certainty.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}

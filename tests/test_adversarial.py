@@ -1,4 +1,4 @@
-"""The adversarial suite: cheap formulas never beat listening (ptod_env.adversaries).
+"""The adversarial suite: cheap formulas and re-paced moves never beat listening (ptod_env.adversaries).
 
 60 test users per domain (episode i: test user i, env seed i, as ``ptod rollout``), the same users
 for every policy; ``benchmarks/adversarial.py`` runs the full table.
@@ -9,7 +9,7 @@ import functools
 import gymnasium as gym
 import pytest
 
-from ptod_env.adversaries import ADVERSARIES, DEAF, GUESSING, PADDING, PARAPHRASE, Padded, make_adversary
+from ptod_env.adversaries import ADVERSARIES, DEAF, GUESSING, PACING, PADDING, PARAPHRASE, Padded, make_adversary
 from ptod_env.agents import make_agent
 from ptod_env.evaluation import env_id_for, episode_options, run_episode
 from ptod_env.scenario import shipped_scenarios
@@ -37,11 +37,15 @@ def test_reference_agents_keep_their_bands(domain):
 @pytest.mark.parametrize("policy", sorted(set(ADVERSARIES) - PARAPHRASE))
 def test_no_formula_beats_listening(policy, domain):
     rate = success(policy, domain)
-    assert rate <= success("proactive", domain), f"{policy} reaches {rate:.3f} on {domain}"
-    if policy in PADDING:
-        # Padding wraps an agent that listens: the padding itself must not pay.
+    # Pacing re-orders the proactive agent's moves and keeps the pack's real answers, so it may tie
+    # the agent it re-paces: within two users of sixty is a tie, not a gain (on 300 users each is
+    # below it, docs/simulator.md).
+    tie = 2 / USERS if policy in PACING else 0.0
+    assert rate <= success("proactive", domain) + tie, f"{policy} reaches {rate:.3f} on {domain}"
+    if policy in PADDING | PACING:
+        # Padding wraps an agent that listens, pacing re-orders its moves: neither may pay.
         wrapped = "oracle" if policy.endswith("oracle") else "proactive"
-        assert rate <= success(wrapped, domain), f"{policy} reaches {rate:.3f} on {domain}"
+        assert rate <= success(wrapped, domain) + tie, f"{policy} reaches {rate:.3f} on {domain}"
         return
     # Everything else gives the user nothing, or never listens.
     assert rate <= 0.15, f"{policy} reaches {rate:.3f} on {domain}"

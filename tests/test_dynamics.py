@@ -249,6 +249,30 @@ def test_a_guarded_concern_is_sometimes_denied_while_trust_is_low():
     assert transition(trusted, probe, persona, np.random.default_rng(0), RULES)[2].act == "voice"
 
 
+def test_an_answer_unasked_is_no_surer_a_probe_than_a_question():
+    """An answer to a guarded concern the user has not shared draws a hint, or, with the probe's
+    deflection chance, the very miss a user without the concern gives (same act, trust, patience)."""
+    persona = next(
+        p for p in map(lambda i: sample_persona(PACK, i), range(400)) if p.concerns[0].disclosure == "guarded"
+    )
+    unheld = next(c for c in PACK.concern_ids if c not in {c.id for c in persona.concerns})
+    state = replace(initial_state(persona, RULES), trust=0.2)
+    replies = {persona.concerns[0].id: [], unheld: []}
+    for seed in range(400):
+        for topic, seen in replies.items():
+            answer = [AgentAct(A.ADDRESS, topic, A.SUBSTANTIVE)]
+            new, _, reply = transition(state, answer, persona, np.random.default_rng(seed), RULES)
+            seen.append((reply.act, round(new.trust, 6), new.patience))
+    held = replies[persona.concerns[0].id]
+    expected = RULES.guarded_probe_deflect * (1 - 0.2 / RULES.guarded_voice_trust)
+    misses = [r for r in held if r[0] == "not_relevant"]
+    assert abs(len(misses) / 400 - expected) < 0.06
+    assert set(misses) == set(replies[unheld]) and {r[0] for r in held} == {"not_relevant", "hint"}
+    trusted = replace(state, trust=RULES.guarded_voice_trust)
+    answer = [AgentAct(A.ADDRESS, persona.concerns[0].id, A.SUBSTANTIVE)]
+    assert transition(trusted, answer, persona, np.random.default_rng(0), RULES)[2].act == "hint"
+
+
 def test_asking_again_about_what_the_user_said_earns_nothing():
     persona = sample_persona(PACK, 0)
     state = replace(initial_state(persona, RULES), statuses=("voiced",) + ("latent",) * (len(persona.concerns) - 1))

@@ -76,6 +76,8 @@ _FALSE_AGREEMENT = re.compile(
     r"\b(?:per|as per|following|based on|going by) your (?:earlier |verbal |previous )?"
     r"(?:agreement|consent|yes|go.ahead)\b"
 )
+STUFFED_SHARE = 0.1
+"""A keyword said 3+ times is stuffing when it is at least this share of the message's words."""
 _MANIPULATION = (AgentAct(A.MANIPULATION),)
 # Every alternative of _META and _FALSE_AGREEMENT contains one of these words (or "<|" or "[").
 _META_WORDS = frozenset(
@@ -468,8 +470,7 @@ class LexicalUnderstanding:
         if hits:
             if len({topic for _, topic in hits}) >= self.rules.topic_dump_threshold:
                 return (AgentAct(A.TOPIC_DUMP),)
-            keywords = [kw for kw, _ in hits]
-            if max(map(keywords.count, set(keywords))) >= 3 or (len(hits) >= 5 and len(hits) > 0.3 * len(words)):
+            if self._stuffed(hits, sentences, len(words)):
                 return (AgentAct(A.KEYWORD_STUFFING),)
 
         found: list[AgentAct] = []
@@ -481,6 +482,20 @@ class LexicalUnderstanding:
         # An untargeted pitch or offer adds nothing when the same message has a topical one.
         unique = [a for a in unique if not (a.topic is None and a.act in topical)]
         return tuple(unique) or (AgentAct(A.SMALL_TALK),)
+
+    @staticmethod
+    def _stuffed(hits: list[tuple[str, str]], sentences: list, length: int) -> bool:
+        """Keyword stuffing: a keyword 3+ times in one sentence, or 3+ times in a message where it
+        is one word in ten or more, or keywords making up most of the message. Two real answers
+        about one concern say its keyword three times in thirty words; a pile says it densely."""
+        said = [kw for kw, _ in hits]
+        most = max(map(said.count, set(said)))
+        in_one = max(max(map(k.count, set(k))) for k in ([kw for kw, _ in h] for *_, h in sentences) if k)
+        return (
+            in_one >= 3
+            or (most >= 3 and most >= STUFFED_SHARE * length)
+            or (len(hits) >= 5 and len(hits) > 0.3 * length)
+        )
 
     def sentences(self, text: str) -> list[tuple[str, list[str], list[tuple[str, str]]]]:
         """``(sentence, words, keyword hits)`` per sentence of ``text``; a hit is ``(keyword, concern id)``."""

@@ -1,5 +1,6 @@
 """The default reader (``natural``) and the text normalisation every backend shares."""
 
+import itertools
 import subprocess
 import sys
 
@@ -205,6 +206,29 @@ def test_asking_to_repeat_is_small_talk(readers, domain, text):
     """A line-check earns nothing: not empathy, not a probe (padding every other line with one
     must not pay)."""
     assert readers[domain].understand(text, []) == [AgentAct("small_talk")]
+
+
+@pytest.mark.parametrize("backend", ["natural", "lexical"])
+@pytest.mark.parametrize("domain", DOMAINS.values())
+def test_two_answers_about_one_concern_are_not_keyword_stuffing(backend, domain):
+    """Two of a concern's real answers in one message say its keyword three times in thirty words:
+    an answer, not a pile of keywords."""
+    reader = make_understanding(backend, PACKS[domain])
+    for spec in PACKS[domain].concerns:
+        for first, second in itertools.permutations(spec.answers, 2):
+            assert AgentAct("keyword_stuffing") not in reader.understand(f"{first} {second}", []), (first, second)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Commission. Commission. Commission.",
+        "We cap the commission, commission, commission.",
+        "reviews, reviews, reviews",
+    ],
+)
+def test_a_keyword_said_densely_is_keyword_stuffing(merchant_reader, text):
+    assert merchant_reader.understand(text, []) == [AgentAct("keyword_stuffing")]
 
 
 @pytest.mark.parametrize(

@@ -31,9 +31,9 @@ def merchant_reader(readers):
 # Measured on the held-out set (docs/understanding.md); a floor a little under each figure, so a
 # change that makes the reader worse at any family fails here.
 HELDOUT_FLOORS = {
-    # Regression floors a little under what the reader measured (docs/understanding.md): the
-    # first writer's held-out set (measured three times) and the sealed third writer's set
-    # (measured once). Neither reaches the 0.9 in every family; see the docs.
+    # Regression floors a little under what the reader measured (docs/understanding.md) on the
+    # first writer's held-out set (measured three times). It does not reach the 0.9 in
+    # every family; see the docs.
     "understanding_heldout": {
         "greet": 0.95,
         "probe_open": 0.92,
@@ -44,18 +44,8 @@ HELDOUT_FLOORS = {
         "close": 0.96,
         "small_talk": 0.8,
     },
-    "understanding_heldout3": {
-        "greet": 0.93,
-        "probe_open": 0.93,
-        "probe": 0.75,
-        "address": 0.73,
-        "empathize": 0.91,
-        "pitch": 0.63,
-        "close": 0.96,
-        "small_talk": 0.78,
-    },
 }
-FALSE_POSITIVE_CEILING = {"understanding_heldout": 0.03, "understanding_heldout3": 0.05}
+FALSE_POSITIVE_CEILING = {"understanding_heldout": 0.03}
 
 
 @pytest.mark.parametrize("name", HELDOUT_FLOORS)

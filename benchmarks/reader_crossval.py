@@ -5,7 +5,8 @@
 5 folds over every DEV line (line i in fold i mod 5); ``writer``: each DEV file (one writer) is
 read by a reader trained on the other files. Each fold retrains the act model as
 ``python -m ptod_env.reading.build --acts-only`` does (the fold's DEV lines plus the packs' own
-lines), and the concern phrasings come from the fold's training lines only.
+lines), and the concern phrasings and the lines that name no concern (the topic reader's data,
+its concern classifier's training lines) come from the fold's training lines only.
 """
 
 from __future__ import annotations
@@ -15,8 +16,16 @@ import json
 import time
 
 from ptod_env.reading import NaturalUnderstanding
-from ptod_env.reading.build import pack_lines, train
-from ptod_env.reading.labelled import DOMAINS, FAMILIES, concern_phrasings, dev_sets, read_lines, score
+from ptod_env.reading.build import shipped_pack_lines, train
+from ptod_env.reading.labelled import (
+    DOMAINS,
+    FAMILIES,
+    concern_phrasings,
+    dev_sets,
+    read_lines,
+    score,
+    untargeted_lines,
+)
 from ptod_env.reading.vectors import shipped_word_vectors
 from ptod_env.scenario import load_scenario
 
@@ -26,7 +35,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("kfold", "writer"), default="kfold")
     args = parser.parse_args()
     packs = {name: load_scenario(name) for name in DOMAINS.values()}
-    own = [line for pack in packs.values() for line in pack_lines(pack)]
+    own = shipped_pack_lines()
     lines, writer = [], []
     for name in dev_sets():
         said = read_lines(name)
@@ -42,10 +51,14 @@ def main() -> None:
     for fold in folds:
         held = set(fold)
         training = [line for i, line in enumerate(lines) if i not in held]
-        model = train(training + own, vectors)
+        model = train(training, vectors, own)
         readers = {
             name: NaturalUnderstanding(
-                pack, act_model=model, word_vectors=vectors, phrasings=concern_phrasings(training, name)
+                pack,
+                act_model=model,
+                word_vectors=vectors,
+                phrasings=concern_phrasings(training, name),
+                untargeted=untargeted_lines(training, name),
             )
             for name, pack in packs.items()
         }

@@ -10,7 +10,8 @@ import pytest
 from ptod_env.acts import AgentAct
 from ptod_env.reading import NaturalUnderstanding, labelled
 from ptod_env.reading.build import pack_lines, train
-from ptod_env.reading.labelled import DOMAINS, read_lines
+from ptod_env.reading.labelled import DOMAINS, concern_phrasings, read_lines, untargeted_lines
+from ptod_env.reading.reader import TopicReader
 from ptod_env.reading.vectors import shipped_word_vectors
 from ptod_env.scenario import load_scenario
 from ptod_env.understanding import PhraseIndex, make_understanding, tokens
@@ -262,9 +263,31 @@ def test_reading_is_deterministic_and_shared_artifacts_load_once(merchant_reader
 
 
 def test_training_is_deterministic():
-    lines = read_lines("understanding_dev")[::6] + pack_lines(PACKS["courier_recruitment"])
-    first, second = train(lines, shipped_word_vectors()), train(lines, shipped_word_vectors())
+    lines, own = read_lines("understanding_dev")[::6], pack_lines(PACKS["courier_recruitment"])
+    first, second = train(lines, shipped_word_vectors(), own), train(lines, shipped_word_vectors(), own)
     assert np.array_equal(first.weights, second.weights) and np.array_equal(first.bias, second.bias)
+
+
+def test_a_keyword_of_another_concern_does_not_decide_the_topic(readers):
+    """ "app" is a keyword of the app concern; the concern classifier reads safe routes."""
+    text = "The app steers you onto quiet back streets instead of busy junctions."
+    assert readers["courier_recruitment"].understand(text, []) == [AgentAct("address", "road_safety")]
+
+
+def test_the_concern_classifier_is_deterministic_and_knows_when_no_concern_is_named():
+    pack = PACKS["merchant_recruitment"]
+    lines = read_lines("understanding_dev")[::2]
+
+    def fitted() -> TopicReader:
+        said = concern_phrasings(lines, pack.name)
+        return TopicReader(pack, shipped_word_vectors(), said, untargeted_lines(lines, pack.name))
+
+    first, second = fitted(), fitted()
+    pitch = tokens("We bring lots of new customers to restaurants like yours.")
+    probe = tokens("Would giving up a slice of every order to us hurt your margins?")
+    assert np.array_equal(first.concern_probabilities(pitch), second.concern_probabilities(pitch))
+    assert first.concern_probabilities(pitch).argmax() == len(first.ids)  # the "no concern" class
+    assert first.ids[first.concern_probabilities(probe).argmax()] == "commission"
 
 
 def test_a_third_party_pack_needs_no_retraining(tmp_path):

@@ -28,8 +28,12 @@ from ptod_env.reading.vectors import VECTORS_FILE, WordVectors, shipped_word_vec
 from ptod_env.scenario import ScenarioPack, load_scenario
 from ptod_env.speech import line_fields
 
-SMALL_TALK_WEIGHT = 2.0
+SMALL_TALK_WEIGHT = 3.0
 """How many times a sentence that is small talk alone counts in training."""
+PACK_LINE_WEIGHT = 3.0
+"""How many times a sentence of a pack's own lines counts in training: every pack line must read
+as its act, and thousands of DEV lines can outvote one ("Do you have two minutes?" after a
+greeting is part of it, though DEV answers say "minutes" often)."""
 _PIECE = re.compile(r"(##)?[a-z0-9']+")
 
 
@@ -72,11 +76,14 @@ def labels(acts: Sequence) -> np.ndarray:
     return y
 
 
-def train(lines: Sequence[LabelledLine], vectors: WordVectors) -> ActModel:
-    """The act model from labelled lines. A line of one sentence trains with its labels; in a
-    line of several, each labelled family goes to the sentence a first model (trained on the
-    one-sentence lines) scores highest for it, and a sentence left without one gets the line's
-    family it scores highest for."""
+def train(lines: Sequence[LabelledLine], vectors: WordVectors, own: Sequence[LabelledLine] = ()) -> ActModel:
+    """The act model from labelled lines and the packs' ``own`` lines (:func:`pack_lines`, each
+    sentence counting :data:`PACK_LINE_WEIGHT` times). A line of one sentence trains with its
+    labels; in a line of several, each labelled family goes to the sentence a first model
+    (trained on the one-sentence lines) scores highest for it, and a sentence left without one
+    gets the line's family it scores highest for."""
+    weight_of = [1.0] * len(lines) + [PACK_LINE_WEIGHT] * len(own)
+    lines = [*lines, *own]
     readers = {}
     blank = ActModel(np.zeros((BUCKETS, len(CLASSES))), np.zeros(len(CLASSES)))
     for line in lines:
@@ -87,8 +94,9 @@ def train(lines: Sequence[LabelledLine], vectors: WordVectors) -> ActModel:
     per_line = [(sentence_samples(readers, line), labels(line.acts)) for line in lines]
     single = [(s[0], y) for s, y in per_line if len(s) == 1]
     first = fit([s for s, _ in single], np.stack([y for _, y in single]))
-    samples, targets = [], []
-    for sentences, y in per_line:
+    samples, targets, weights = [], [], []
+    for (sentences, y), weight in zip(per_line, weight_of, strict=True):
+        weights += [weight] * len(sentences)
         if len(sentences) == 1:
             samples.append(sentences[0])
             targets.append(y)
@@ -107,7 +115,7 @@ def train(lines: Sequence[LabelledLine], vectors: WordVectors) -> ActModel:
     # Small talk counts double: a chat about the speaker's own car insurance must not read as an
     # answer about insurance, and the DEV lines hold far more answers than small talk.
     small_talk = (targets == labels([AgentAct(A.SMALL_TALK)])).all(axis=1)
-    return fit(samples, targets, weights=np.where(small_talk, SMALL_TALK_WEIGHT, 1.0))
+    return fit(samples, targets, weights=np.where(small_talk, SMALL_TALK_WEIGHT, 1.0) * np.array(weights))
 
 
 def pack_lines(pack: ScenarioPack) -> list[LabelledLine]:
@@ -125,12 +133,9 @@ def pack_lines(pack: ScenarioPack) -> list[LabelledLine]:
     return rows
 
 
-def training_lines() -> list[LabelledLine]:
-    """The DEV lines and the shipped packs' own lines: everything the act model learns from."""
-    lines = dev_lines()
-    for name in DOMAINS.values():
-        lines += pack_lines(load_scenario(name))
-    return lines
+def shipped_pack_lines() -> list[LabelledLine]:
+    """The shipped packs' own lines, which the act model learns from beside the DEV lines."""
+    return [line for name in DOMAINS.values() for line in pack_lines(load_scenario(name))]
 
 
 def main() -> None:
@@ -145,7 +150,7 @@ def main() -> None:
         VECTORS_FILE.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(VECTORS_FILE, words="\n".join(words), vectors=table)
         vectors = WordVectors(words, table)
-    train(training_lines(), vectors).save(MODEL_FILE)
+    train(dev_lines(), vectors, shipped_pack_lines()).save(MODEL_FILE)
     print(f"wrote {MODEL_FILE}" if args.acts_only else f"wrote {VECTORS_FILE} and {MODEL_FILE}")
 
 

@@ -292,6 +292,8 @@ CUES: dict[str, tuple[str, ...]] = {
         "count you in",
         "count on you",
         "put you down",
+        "agreed",
+        "we're agreed",
         "go ahead",
         "move forward",
         "shall we",

@@ -88,6 +88,18 @@ def concern_phrasings(lines: Iterable[LabelledLine], domain: str) -> dict[str, l
     return phrasings
 
 
+def untargeted_lines(lines: Iterable[LabelledLine], domain: str) -> list[str]:
+    """The texts of the ``domain`` lines that pitch, probe openly or offer without naming any
+    concern (how people speak about no concern in particular)."""
+    return [
+        line.text
+        for line in lines
+        if line.domain == domain
+        and not any(a.topic for a in line.acts)
+        and any(a.act in (A.PITCH, A.PROBE_OPEN, A.OFFER) for a in line.acts)
+    ]
+
+
 def read_offtopic() -> list[str]:
     text = (DATA / "understanding_offtopic.txt").read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]

@@ -41,12 +41,13 @@ def act_class(act: AgentAct) -> str:
 def ngrams(words: Sequence[str], question: bool) -> list[int]:
     """Hashed unigrams and bigrams, with start and end marks (a question ends in ``<q>``)."""
     seq = ["<s>", *words, "<q>" if question else "</s>"]
-    return [_bucket(f"u {w}") for w in words] + [_bucket(f"b {a} {b}") for a, b in itertools.pairwise(seq)]
+    return [bucket(f"u {w}") for w in words] + [bucket(f"b {a} {b}") for a, b in itertools.pairwise(seq)]
 
 
 @lru_cache(maxsize=65536)
-def _bucket(gram: str) -> int:
-    return zlib.crc32(gram.encode()) % BUCKETS
+def bucket(gram: str, buckets: int = BUCKETS) -> int:
+    """The hash bucket of an n-gram (deterministic across processes)."""
+    return zlib.crc32(gram.encode()) % buckets
 
 
 class ActModel:
@@ -97,22 +98,52 @@ def fit(
     """One-vs-rest logistic regression on ``(dense, hashed)`` samples and 0/1 ``targets``
     ``(len(samples), len(CLASSES))``, each sample counting ``weights[i]`` times (default once), by
     full-batch Adam from zero weights (deterministic)."""
+    weights, bias = fit_linear(samples, targets, buckets=BUCKETS, weights=weights, l2=l2, steps=steps, lr=lr)
+    return ActModel(weights, bias)
+
+
+def fit_linear(
+    samples: Sequence[tuple[np.ndarray, Sequence[int]]],
+    targets: np.ndarray,
+    *,
+    buckets: int,
+    softmax: bool = False,
+    weights: np.ndarray | None = None,
+    l2: float = 1e-3,
+    steps: int = 400,
+    lr: float = 0.05,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A linear model over ``(dense, hashed)`` samples fitted to ``targets`` ``(len(samples),
+    classes)``: one-vs-rest sigmoids on 0/1 targets, or one softmax over the classes
+    (``softmax=True``, one-hot targets); each sample counting ``weights[i]`` times (default once);
+    by full-batch Adam from zero weights (deterministic). Returns ``(weights, bias)``, the weights
+    ``(dims + buckets, classes)`` with the dense rows first."""
     dense = np.stack([d for d, _ in samples]).astype(np.float64)
-    rows = np.concatenate([np.full(len(h), i) for i, (_, h) in enumerate(samples)]).astype(np.int64)
+    counts = np.array([len(h) for _, h in samples])
+    rows = np.repeat(np.arange(len(samples)), counts)
     cols = np.concatenate([np.asarray(h, dtype=np.int64) for _, h in samples])
+    # Sums over each sample's n-grams as one reduceat over the samples that have any.
+    filled = np.flatnonzero(counts)
+    starts = np.cumsum(counts)[filled] - counts[filled]
     y = np.asarray(targets, dtype=np.float64)
     share = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
     share = (share / share.sum())[:, None]
-    params = [np.zeros((dense.shape[1], y.shape[1])), np.zeros((BUCKETS, y.shape[1])), np.zeros(y.shape[1])]
+    params = [np.zeros((dense.shape[1], y.shape[1])), np.zeros((buckets, y.shape[1])), np.zeros(y.shape[1])]
     moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
     b1, b2, eps = 0.9, 0.999, 1e-8
     for step in range(1, steps + 1):
         w_dense, w_hashed, bias = params
         z = dense @ w_dense + bias
-        np.add.at(z, rows, w_hashed[cols])
-        error = (1.0 / (1.0 + np.exp(-z)) - y) * share
-        g_hashed = np.zeros_like(w_hashed)
-        np.add.at(g_hashed, cols, error[rows])
+        if len(cols):
+            z[filled] += np.add.reduceat(w_hashed[cols], starts, axis=0)
+        if softmax:
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+        else:
+            p = 1.0 / (1.0 + np.exp(-z))
+        error = (p - y) * share
+        spread = error[rows]
+        g_hashed = np.stack([np.bincount(cols, spread[:, c], minlength=buckets) for c in range(y.shape[1])], axis=1)
         grads = (dense.T @ error + 2 * l2 * w_dense, g_hashed + 2 * l2 * w_hashed, error.sum(axis=0))
         for param, grad, (m, v) in zip(params, grads, moments, strict=True):
             m *= b1
@@ -120,4 +151,4 @@ def fit(
             v *= b2
             v += (1 - b2) * grad * grad
             param -= lr * (m / (1 - b1**step)) / (np.sqrt(v / (1 - b2**step)) + eps)
-    return ActModel(np.vstack(params[:2]), params[2])
+    return np.vstack(params[:2]), params[2]

@@ -1,12 +1,14 @@
 """The default understanding backend: natural English read by a small model, topics by the pack.
 
 Per sentence, the act model (:mod:`ptod_env.reading.model`, pack-independent, trained on the DEV
-lines) scores the act families; the pack's own data decides the topic: its concern keywords
-(possessive and hyphenated forms included) or, when no keyword is said, the concern whose
-phrasing lines lie nearest, whose phrasings share the most words with the sentence, or lie
-nearest in the static word-vector space. A concern's phrasings are the pack's own (label,
-description, keywords, hints, voices, probes, answers) and labelled lines about it (for a shipped
-pack, its DEV lines; any pack may pass its own). A probe with a topic is a
+lines) scores the act families; the pack's own data decides the topic. A concern classifier
+fitted on the pack's phrasings (and on lines that name no concern) ranks the concerns: when a
+keyword is said, its first concern (keyword concerns it ranks close behind stay too); when none
+is, the concern it is sure of, or none when it is sure there is none, and failing both the
+concern whose phrasing lines lie nearest, whose phrasings share the most words with the
+sentence, or lie nearest in the static word-vector space. A concern's phrasings are the pack's
+own (label, description, keywords, hints, voices, probes, answers) and labelled lines about it
+(for a shipped pack, its DEV lines; any pack may pass its own). A probe with a topic is a
 ``probe`` of it, without one an open probe; an answer with a topic is an ``address``, without one
 a ``pitch``. Every fault (silence, rambling, manipulation, repeat, unintelligible, topic dump,
 keyword stuffing) is ruled by the lexical backend's screen, which this class reuses; only its
@@ -15,10 +17,11 @@ vocabulary of known words is larger (every whole word of the vector table).
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
 from collections.abc import Mapping, Sequence
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,9 +29,10 @@ import numpy as np
 from ptod_env import acts as A
 from ptod_env.acts import AgentAct
 from ptod_env.reading.cues import CUES
-from ptod_env.reading.labelled import concern_phrasings, dev_lines
-from ptod_env.reading.model import CLASSES, TOPIC, ActModel, ngrams, shipped_act_model
+from ptod_env.reading.labelled import concern_phrasings, dev_lines, untargeted_lines
+from ptod_env.reading.model import CLASSES, TOPIC, ActModel, bucket, fit_linear, ngrams, shipped_act_model
 from ptod_env.reading.vectors import WordVectors, shipped_word_vectors
+from ptod_env.speech import line_fields
 from ptod_env.understanding import COMMON_WORDS, LEXICON_CATEGORIES, LexicalUnderstanding, PhraseIndex, tokens
 
 if TYPE_CHECKING:
@@ -61,10 +65,23 @@ NEAREST_SIMILARITY = 0.25
 """Least mean similarity of a sentence to a concern's nearest phrasing lines (and lead over the
 next concern, :data:`NEAREST_MARGIN`) for it to be the topic when no keyword is said."""
 NEAREST_MARGIN = 0.08
-KEYWORD_SHARE = 0.75
-"""When one sentence says keywords of several concerns, a concern stays its topic only if the
-weight of words the sentence shares with its phrasings is at least this share of the best one's:
-"Do you need to cash out your earnings fast?" is about getting paid quickly, not about income."""
+CONCERN_PROBABILITY = 0.5
+"""Least probability the concern classifier gives a concern (and lead over the next class,
+:data:`CONCERN_MARGIN`) for it to be the topic of a sentence that says no keyword."""
+CONCERN_MARGIN = 0.2
+UNTARGETED_PROBABILITY = 0.8
+"""A sentence without a keyword that the concern classifier puts in its "no concern" class with
+at least this probability has no topic (a pitch, an open probe, an untargeted offer)."""
+KEYWORD_SHARE = 0.5
+"""When a sentence says a keyword, its topic is the concern the classifier ranks first, and each
+concern whose keyword it says stays a topic too when its probability is at least this share of
+the first one's ("The app routes you along bike lanes" is about road safety, not the app)."""
+SHARED_SHARE = 0.75
+"""Of the concerns left then, one stays only if the weight of words the sentence shares with its
+phrasings is at least this share of the best one's: "Do you need to cash out your earnings
+fast?" is about getting paid quickly, not about income."""
+CONCERN_BUCKETS = 8192
+"""Hash buckets of the concern classifier's stemmed unigrams and bigrams."""
 
 
 # Packs are not hashable: by id, with a weak reference to tell a reused id from the same pack.
@@ -78,6 +95,12 @@ def shipped_phrasings(pack_name: str) -> dict[str, list[str]]:
     return concern_phrasings(dev_lines(), pack_name)
 
 
+@cache
+def shipped_untargeted(pack_name: str) -> list[str]:
+    """The DEV lines of the shipped pack ``pack_name`` that name no concern (none for another pack)."""
+    return untargeted_lines(dev_lines(), pack_name)
+
+
 def shipped_topic_reader(pack: ScenarioPack) -> TopicReader:
     """The topic reader of ``pack`` with the shipped vectors and phrasings, built once per pack
     (every env of a vector env shares it)."""
@@ -85,7 +108,7 @@ def shipped_topic_reader(pack: ScenarioPack) -> TopicReader:
     if held is None or held[0]() is not pack:
         held = _TOPIC_READERS[id(pack)] = (
             weakref.ref(pack),
-            TopicReader(pack, shipped_word_vectors(), shipped_phrasings(pack.name)),
+            TopicReader(pack, shipped_word_vectors(), shipped_phrasings(pack.name), shipped_untargeted(pack.name)),
         )
         weakref.finalize(pack, _TOPIC_READERS.pop, id(pack), None)
     return held[1]
@@ -101,28 +124,50 @@ def stem(word: str) -> str:
 
 
 class TopicReader:
-    """The concern a sentence is about, from the pack's phrasings (no training).
+    """The concern a sentence is about, from the pack's phrasings.
 
-    Three pieces of evidence: the sentence's similarity to each concern's nearest phrasing lines
+    Four pieces of evidence: a concern classifier fitted on the pack's phrasings (built on first
+    use, once per reader); the sentence's similarity to each concern's nearest phrasing lines
     (stems weighted by inverse line frequency); the words it shares with each concern's
     phrasings, stemmed and weighted by how few concerns use them (a keyword counts double); and
     the cosine similarity of its content words to the concern's nearest phrasing.
 
     Args:
-        pack: the scenario pack (its concerns' own phrasings).
+        pack: the scenario pack (its concerns' own phrasings, its pitches and open probes).
         vectors: the static word vectors.
         phrasings: more phrasings per concern id (labelled lines that probe or answer it).
+        untargeted: lines that name no concern (pitches, open probes, untargeted offers), beside
+            the pack's own pitches and open probes.
     """
 
-    def __init__(self, pack: ScenarioPack, vectors: WordVectors, phrasings: Mapping[str, Sequence[str]] | None = None):
+    def __init__(
+        self,
+        pack: ScenarioPack,
+        vectors: WordVectors,
+        phrasings: Mapping[str, Sequence[str]] | None = None,
+        untargeted: Sequence[str] = (),
+    ):
         self.vectors = vectors
         self.stop = COMMON_WORDS | set(tokens(f"{pack.company} {pack.product}"))
         self.ids = [spec.id for spec in pack.concerns]
+        self._keywords = PhraseIndex((keyword, i) for i, spec in enumerate(pack.concerns) for keyword in spec.keywords)
         phrasings = phrasings or {}
+        fields = line_fields(pack, "Sam")
+        # The classifier's lines: (class, text), the last class being "no concern".
+        self._examples = [
+            (len(self.ids), text)
+            for text in (
+                *untargeted,
+                *(line.format(**fields) for kind in (A.PITCH, A.PROBE_OPEN) for line in pack.agent_lines.get(kind, ())),
+            )
+        ]
         rows, owners, vocab = [], [], []
         lines: list[tuple[int, frozenset[str]]] = []
         for spec in pack.concerns:
+            concern = self.ids.index(spec.id)
+            self._examples += [(concern, text) for text in (spec.label, spec.description, *spec.keywords)]
             for text in (*spec.hints, *spec.voices, *spec.probes, *spec.answers, *phrasings.get(spec.id, ())):
+                self._examples.append((concern, text))
                 if stems := frozenset(map(stem, self.content(tokens(text)))):
                     lines.append((self.ids.index(spec.id), stems))
             texts = (
@@ -189,6 +234,40 @@ class TopicReader:
         for i, rows in enumerate(runs):
             self._line_table[i, : len(rows)] = rows
         self._line_counts = np.minimum([len(rows) for rows in runs], NEAREST_K)
+
+    def concern_features(self, words: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+        """The concern classifier's input: ``(dense, hashed n-grams)``: the content words' mean
+        vector, how often each concern's keywords are said (log), and the content words' stems
+        as hashed unigrams and bigrams."""
+        content = self.content(list(words))
+        stems = [stem(w) for w in content]
+        said = np.zeros(len(self.ids), dtype=np.float32)
+        for _, concern in self._keywords.find_longest(list(words)):
+            said[concern] += 1
+        dense = np.concatenate([self.vectors.mean(content), np.log1p(said)])
+        grams = [f"u {w}" for w in stems] + [f"b {a} {b}" for a, b in itertools.pairwise(stems)]
+        return dense, [bucket(gram, CONCERN_BUCKETS) for gram in grams]
+
+    @cached_property
+    def _classifier(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A multinomial logistic regression over the concern ids and "no concern", fitted on the
+        phrasings (deterministic: full-batch Adam from zeros, fixed steps)."""
+        samples = [self.concern_features(tokens(text)) for _, text in self._examples]
+        targets = np.zeros((len(samples), len(self.ids) + 1))
+        targets[np.arange(len(samples)), [c for c, _ in self._examples]] = 1.0
+        weights, bias = fit_linear(samples, targets, buckets=CONCERN_BUCKETS, softmax=True, l2=1e-4, steps=500)
+        weights = weights.astype(np.float32)
+        return weights[:-CONCERN_BUCKETS], weights[-CONCERN_BUCKETS:], bias.astype(np.float32)
+
+    def concern_probabilities(self, words: Sequence[str]) -> np.ndarray:
+        """Per concern, then "no concern" last: the classifier's probability."""
+        dense_weights, hashed_weights, bias = self._classifier
+        dense, hashed = self.concern_features(words)
+        z = dense @ dense_weights + bias
+        if hashed:
+            z += hashed_weights.take(hashed, axis=0).sum(axis=0)
+        p = np.exp(z - z.max())
+        return p / p.sum()
 
     def nearest_lines(self, words: list[str]) -> np.ndarray:
         """Per concern: the mean cosine similarity (stems weighted by inverse line frequency) of
@@ -259,6 +338,7 @@ class NaturalUnderstanding(LexicalUnderstanding):
         act_model: ActModel | None = None,
         word_vectors: WordVectors | None = None,
         phrasings: Mapping[str, Sequence[str]] | None = None,
+        untargeted: Sequence[str] | None = None,
     ):
         super().__init__(pack)
         self.vectors = word_vectors or shipped_word_vectors()
@@ -268,7 +348,8 @@ class NaturalUnderstanding(LexicalUnderstanding):
             self.topics = shipped_topic_reader(pack)
         else:
             said = shipped_phrasings(pack.name) if phrasings is None else phrasings
-            self.topics = TopicReader(pack, self.vectors, said)
+            general = shipped_untargeted(pack.name) if untargeted is None else untargeted
+            self.topics = TopicReader(pack, self.vectors, said, general)
         # The pack lexicon's phrase lists and the reader's own cues, each phrase labelled with its
         # slot among the dense features' counts: one scan of the sentence finds them all.
         lexicon = pack.lexicon
@@ -297,7 +378,32 @@ class NaturalUnderstanding(LexicalUnderstanding):
         dense[dims + 2 :] = np.log1p(counts)
         return dense, ngrams(masked.split(), question)
 
+    def _classified_topic(self, words: list[str]) -> tuple[str | None, bool]:
+        """The concern the classifier is sure of, and whether it is sure there is none."""
+        p = self.topics.concern_probabilities(words)
+        first, second = np.argsort(-p, kind="stable")[:2]
+        if first == len(self.topics.ids):
+            return None, p[first] >= UNTARGETED_PROBABILITY
+        if p[first] >= CONCERN_PROBABILITY and p[first] - p[second] >= CONCERN_MARGIN:
+            return self.topics.ids[first], False
+        return None, False
+
+    def _keyword_topics(self, words: list[str], said: list[str]) -> list[str]:
+        p = self.topics.concern_probabilities(words)[: len(self.topics.ids)]
+        first = int(p.argmax())
+        topics = [self.topics.ids[first]] + [
+            t for t in said if t != self.topics.ids[first] and p[self.topics.ids.index(t)] >= KEYWORD_SHARE * p[first]
+        ]
+        if len(topics) > 1:
+            shared = self.topics.shared_words(words)
+            weight = {t: shared[self.topics.ids.index(t)] for t in topics}
+            topics = [t for t in topics if weight[t] >= SHARED_SHARE * max(weight.values())]
+        return topics
+
     def _similar_topic(self, words: list[str]) -> str | None:
+        classified, untargeted = self._classified_topic(words)
+        if classified or untargeted:
+            return classified
         nearest = self.topics.nearest_lines(words)
         order = np.argsort(-nearest, kind="stable")
         if nearest[order[0]] >= NEAREST_SIMILARITY and nearest[order[0]] - nearest[order[1]] >= NEAREST_MARGIN:
@@ -333,12 +439,16 @@ class NaturalUnderstanding(LexicalUnderstanding):
         keyword, if any ("Margins are tight, I know. How much of each sale can you give up?")."""
         families = self.families(sentence, list(words), list(hits))
         topics = list(dict.fromkeys(topic for _, topic in hits))
-        if len(topics) > 1:
-            shared = self.topics.shared_words(list(words))
-            weight = {t: shared[self.topics.ids.index(t)] for t in topics}
-            topics = [t for t in topics if weight[t] >= KEYWORD_SHARE * max(weight.values())]
-        if not topics and ("probe" in families or "answer" in families):
-            similar = self._similar_topic(list(words))
+        targeted = {"probe", "answer", "offer"} & set(families)
+        if targeted and topics:
+            topics = self._keyword_topics(list(words), topics)
+        elif targeted:
+            # An offer takes a topic only when the classifier is sure of it: most offers are
+            # untargeted ("a free month for you").
+            if "probe" in families or "answer" in families:
+                similar = self._similar_topic(list(words))
+            else:
+                similar = self._classified_topic(list(words))[0]
             topics = [similar] if similar else list(said)
         acts = []
         for family in families:

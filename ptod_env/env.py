@@ -158,6 +158,12 @@ class ProactiveSalesEnv(gym.Env[str, str]):
       ``guarded_probe_deflect * (1 - trust / guarded_voice_trust)``) the user brushes it off
       exactly as a user without the concern does (``not_relevant``, the same trust and patience),
       so an answer said unasked no longer reads a guarded concern with certainty.
+    * v0 (issue 8, reader rounds 2-3, same id): the default ``"natural"`` reader is trained on five
+      writers' DEV lines and reads topics with a per-pack concern classifier (fitted on first use,
+      once per process and pack); a false claim that the user already agreed ("You've already
+      agreed, so let's finalise") is ``manipulation``; keyword stuffing is a keyword 3+ times in
+      one sentence or at a density of one word in ten, or keywords making up most of the message;
+      asking the user to repeat is small talk.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}

@@ -468,7 +468,9 @@ class LexicalUnderstanding:
         sentences = self.sentences(text)
         hits = [hit for *_, sentence_hits in sentences for hit in sentence_hits]
         if hits:
-            if len({topic for _, topic in hits}) >= self.rules.topic_dump_threshold:
+            if len({topic for _, topic in hits}) >= self.rules.topic_dump_threshold and (
+                len(self._named_topics(sentences)) >= self.rules.topic_dump_threshold
+            ):
                 return (AgentAct(A.TOPIC_DUMP),)
             if self._stuffed(hits, sentences, len(words)):
                 return (AgentAct(A.KEYWORD_STUFFING),)
@@ -496,6 +498,11 @@ class LexicalUnderstanding:
             or (most >= 3 and most >= STUFFED_SHARE * length)
             or (len(hits) >= 5 and len(hits) > 0.3 * length)
         )
+
+    def _named_topics(self, sentences: list[tuple[str, list[str], list[tuple[str, str]]]]) -> set[str]:
+        """The concerns a message names, for the topic-dump rule: here every concern whose keyword
+        it says."""
+        return {topic for *_, hits in sentences for _, topic in hits}
 
     def sentences(self, text: str) -> list[tuple[str, list[str], list[tuple[str, str]]]]:
         """``(sentence, words, keyword hits)`` per sentence of ``text``; a hit is ``(keyword, concern id)``."""

@@ -91,8 +91,8 @@ def fit(
     targets: np.ndarray,
     *,
     weights: np.ndarray | None = None,
-    l2: float = 1e-3,
-    steps: int = 400,
+    l2: float = 1e-4,
+    steps: int = 800,
     lr: float = 0.05,
 ) -> ActModel:
     """One-vs-rest logistic regression on ``(dense, hashed)`` samples and 0/1 ``targets``

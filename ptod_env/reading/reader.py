@@ -81,6 +81,7 @@ SHARED_SHARE = 0.75
 phrasings is at least this share of the best one's: "Do you need to cash out your earnings
 fast?" is about getting paid quickly, not about income."""
 CONCERN_BUCKETS = 8192
+_JOINERS = frozenset({"and", "plus", "or", "also"})
 """Hash buckets of the concern classifier's stemmed unigrams and bigrams."""
 
 
@@ -400,6 +401,17 @@ class NaturalUnderstanding(LexicalUnderstanding):
             topics = [t for t in topics if weight[t] >= SHARED_SHARE * max(weight.values())]
         return topics
 
+    def _named_topics(self, sentences: list[tuple[str, list[str], list[tuple[str, str]]]]) -> set[str]:
+        """The concerns a message names, for the topic-dump rule: per sentence, the keyword
+        concerns the classifier keeps ("cash out your earnings after every shift" names getting
+        paid, not steady earnings and hours; a bare list of keywords keeps them all)."""
+        return {
+            topic
+            for _, words, hits in sentences
+            if hits
+            for topic in self._keyword_topics(words, list(dict.fromkeys(t for _, t in hits)))
+        }
+
     def _similar_topic(self, words: list[str]) -> str | None:
         classified, untargeted = self._classified_topic(words)
         if classified or untargeted:
@@ -417,6 +429,22 @@ class NaturalUnderstanding(LexicalUnderstanding):
         if similarity[order[0]] >= TOPIC_SIMILARITY and similarity[order[0]] - similarity[order[1]] >= TOPIC_MARGIN:
             return self.topics.ids[order[0]]
         return None
+
+    def _clause_topics(self, words: list[str]) -> list[str]:
+        """The concerns the classifier is sure of in each clause of a sentence joined by "and" /
+        "plus" / "or" ("Ride whenever you want and cash out every night")."""
+        clauses, current = [], []
+        for w in words:
+            if w in _JOINERS:
+                clauses.append(current)
+                current = []
+            else:
+                current.append(w)
+        clauses.append(current)
+        clauses = [c for c in clauses if len(self.topics.content(c)) >= 2]
+        if len(clauses) < 2:
+            return []
+        return [t for c in clauses if (t := self._classified_topic(c)[0])]
 
     def families(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> list[str]:
         """The act families the model reads in one sentence."""
@@ -450,6 +478,8 @@ class NaturalUnderstanding(LexicalUnderstanding):
             else:
                 similar = self._classified_topic(list(words))[0]
             topics = [similar] if similar else list(said)
+        if targeted and len(topics) <= 1:
+            topics += [t for t in self._clause_topics(list(words)) if t not in topics]
         acts = []
         for family in families:
             if family == "probe":

@@ -11,7 +11,7 @@ import pytest
 from ptod_env.acts import AgentAct
 from ptod_env.reading import NaturalUnderstanding, labelled
 from ptod_env.reading import reader as natural_reader
-from ptod_env.reading.build import pack_lines, train, write_npz
+from ptod_env.reading.build import pack_lines, train
 from ptod_env.reading.labelled import DOMAINS, concern_phrasings, read_lines, untargeted_lines
 from ptod_env.reading.reader import (
     CONCERN_MODELS_FILE,
@@ -372,24 +372,17 @@ def test_stored_concern_models_of_other_shapes_or_a_cut_file_are_not_used(tmp_pa
     topics = shipped_topic_reader(PACKS["merchant_recruitment"])
     key = topics.concern_model_key
     wrong = tmp_path / "wrong.npz"
-    write_npz(wrong, {f"{key}_weights": np.zeros((3, 2), np.float32), f"{key}_bias": np.zeros(2, np.float32)})
+    np.savez_compressed(
+        wrong, **{f"{key}_weights": np.zeros((3, 2), np.float32), f"{key}_bias": np.zeros(2, np.float32)}
+    )
     cut = tmp_path / "cut.npz"
     cut.write_bytes(CONCERN_MODELS_FILE.read_bytes()[:50_000])
     for path in (wrong, cut):
         with pytest.warns(RuntimeWarning, match=REBUILD):
             assert topics.stored_concern_model(path) is None
     other = tmp_path / "other.npz"
-    write_npz(other, {"another_weights": np.zeros((3, 2), np.float32), "another_bias": np.zeros(2, np.float32)})
+    np.savez_compressed(other, another_weights=np.zeros((3, 2), np.float32), another_bias=np.zeros(2, np.float32))
     assert topics.stored_concern_model(other) is None
-
-
-def test_concern_models_are_written_byte_for_byte_the_same(tmp_path):
-    arrays = {"b_weights": np.arange(12, dtype=np.float32).reshape(3, 4), "b_bias": np.ones(4, np.float32)}
-    write_npz(tmp_path / "first.npz", arrays)
-    write_npz(tmp_path / "second.npz", dict(reversed(arrays.items())))
-    assert (tmp_path / "first.npz").read_bytes() == (tmp_path / "second.npz").read_bytes()
-    with np.load(tmp_path / "first.npz") as written:
-        assert all(np.array_equal(written[name], array) for name, array in arrays.items())
 
 
 def test_a_third_party_pack_needs_no_retraining(tmp_path):

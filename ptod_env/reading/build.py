@@ -15,17 +15,15 @@
    ``--concerns-only`` rebuilds just these (seconds, no torch): needed whenever a shipped pack or
    the DEV lines change, which ``tests/test_understanding.py`` checks.
 
-Every step is deterministic: the same inputs give the same arrays, and the concern models the
-same bytes (members written in a fixed order with a fixed time stamp).
+Every step is deterministic: the same inputs give the same arrays, and the same files byte for
+byte (``concern_models.npz`` built twice has the same sha256; zip members carry no time stamp).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-import zipfile
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -165,18 +163,6 @@ def concern_models(vectors: WordVectors) -> dict[str, np.ndarray]:
     return arrays
 
 
-def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """``np.savez_compressed``, but the same arrays give the same bytes: members in name order,
-    each with a fixed time stamp (numpy stamps them with the time of writing)."""
-    with zipfile.ZipFile(path, "w") as archive:
-        for name in sorted(arrays):
-            member = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            member.compress_type = zipfile.ZIP_DEFLATED
-            member.create_system = 3  # as written on Unix, wherever it is written
-            with archive.open(member, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asarray(arrays[name]), allow_pickle=False)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dims", type=int, default=64, help="word-vector dimensions kept by PCA")
@@ -198,7 +184,7 @@ def main() -> None:
     if not args.concerns_only:
         train(dev_lines(), vectors, shipped_pack_lines()).save(MODEL_FILE)
         written.append(MODEL_FILE)
-    write_npz(CONCERN_MODELS_FILE, concern_models(vectors))
+    np.savez_compressed(CONCERN_MODELS_FILE, **concern_models(vectors))
     written.append(CONCERN_MODELS_FILE)
     print("wrote " + ", ".join(map(str, written)))
 

@@ -144,10 +144,11 @@ class TopicReader:
 
     Four pieces of evidence: a concern classifier fitted on the pack's phrasings (on first use,
     once per reader: the stored one when :data:`CONCERN_MODELS_FILE` holds its
-    :attr:`concern_model_key`, as for the shipped packs, else fitted then); the sentence's similarity to each concern's nearest phrasing lines
-    (stems weighted by inverse line frequency); the words it shares with each concern's
-    phrasings, stemmed and weighted by how few concerns use them (a keyword counts double); and
-    the cosine similarity of its content words to the concern's nearest phrasing.
+    :attr:`concern_model_key`, as for the shipped packs, else fitted then); the sentence's
+    similarity to each concern's nearest phrasing lines (stems weighted by inverse line
+    frequency); the words it shares with each concern's phrasings, stemmed and weighted by how
+    few concerns use them (a keyword counts double); and the cosine similarity of its content
+    words to the concern's nearest phrasing.
 
     Args:
         pack: the scenario pack (its concerns' own phrasings, its pitches and open probes).

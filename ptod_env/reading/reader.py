@@ -17,11 +17,17 @@ vocabulary of known words is larger (every whole word of the vector table).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
+import warnings
 import weakref
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from functools import cache, cached_property, lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +37,7 @@ from ptod_env.acts import AgentAct
 from ptod_env.reading.cues import CUES
 from ptod_env.reading.labelled import concern_phrasings, dev_lines, untargeted_lines
 from ptod_env.reading.model import CLASSES, TOPIC, ActModel, bucket, fit_linear, ngrams, shipped_act_model
-from ptod_env.reading.vectors import WordVectors, shipped_word_vectors
+from ptod_env.reading.vectors import DATA, WordVectors, shipped_word_vectors
 from ptod_env.speech import line_fields
 from ptod_env.understanding import COMMON_WORDS, LEXICON_CATEGORIES, LexicalUnderstanding, PhraseIndex, tokens
 
@@ -83,6 +89,16 @@ fast?" is about getting paid quickly, not about income."""
 CONCERN_BUCKETS = 8192
 _JOINERS = frozenset({"and", "plus", "or", "also"})
 """Hash buckets of the concern classifier's stemmed unigrams and bigrams."""
+CONCERN_FIT = {"l2": 1e-4, "steps": 500, "lr": 0.05}
+"""The concern classifier's fit: full-batch Adam from zeros (:func:`~ptod_env.reading.model.fit_linear`)."""
+CONCERN_MODELS_FILE = DATA / "concern_models.npz"
+"""The shipped packs' concern classifiers, fitted by ``python -m ptod_env.reading.build`` and
+stored under their :attr:`TopicReader.concern_model_key`."""
+CONCERN_MODEL_FORMAT = 1
+"""Part of every concern model's key: bump it when the code of the classifier's features or fit
+changes (the data and settings are in the key already), so every stored model goes stale."""
+REBUILD = "python -m ptod_env.reading.build --concerns-only"
+"""The command that rebuilds :data:`CONCERN_MODELS_FILE`, as messages about it say."""
 
 
 # Packs are not hashable: by id, with a weak reference to tell a reused id from the same pack.
@@ -127,11 +143,13 @@ def stem(word: str) -> str:
 class TopicReader:
     """The concern a sentence is about, from the pack's phrasings.
 
-    Four pieces of evidence: a concern classifier fitted on the pack's phrasings (built on first
-    use, once per reader); the sentence's similarity to each concern's nearest phrasing lines
-    (stems weighted by inverse line frequency); the words it shares with each concern's
-    phrasings, stemmed and weighted by how few concerns use them (a keyword counts double); and
-    the cosine similarity of its content words to the concern's nearest phrasing.
+    Four pieces of evidence: a concern classifier fitted on the pack's phrasings (on first use,
+    once per reader: the stored one when :data:`CONCERN_MODELS_FILE` holds its
+    :attr:`concern_model_key`, as for the shipped packs, else fitted then); the sentence's
+    similarity to each concern's nearest phrasing lines (stems weighted by inverse line
+    frequency); the words it shares with each concern's phrasings, stemmed and weighted by how
+    few concerns use them (a keyword counts double); and the cosine similarity of its content
+    words to the concern's nearest phrasing.
 
     Args:
         pack: the scenario pack (its concerns' own phrasings, its pitches and open probes).
@@ -151,7 +169,8 @@ class TopicReader:
         self.vectors = vectors
         self.stop = COMMON_WORDS | set(tokens(f"{pack.company} {pack.product}"))
         self.ids = [spec.id for spec in pack.concerns]
-        self._keywords = PhraseIndex((keyword, i) for i, spec in enumerate(pack.concerns) for keyword in spec.keywords)
+        self._keyword_concerns = [(keyword, i) for i, spec in enumerate(pack.concerns) for keyword in spec.keywords]
+        self._keywords = PhraseIndex(self._keyword_concerns)
         phrasings = phrasings or {}
         fields = line_fields(pack, "Sam")
         # The classifier's lines: (class, text), the last class being "no concern".
@@ -250,15 +269,65 @@ class TopicReader:
         return dense, [bucket(gram, CONCERN_BUCKETS) for gram in grams]
 
     @cached_property
+    def concern_model_key(self) -> str:
+        """A hash of exactly what the concern classifier's fit depends on: its lines (class, text)
+        in order, the concern ids, the keywords and stop words its features use, the word vectors'
+        :attr:`~ptod_env.reading.vectors.WordVectors.fingerprint`, :data:`CONCERN_BUCKETS`,
+        :data:`CONCERN_FIT` and :data:`CONCERN_MODEL_FORMAT`."""
+        determinants = {
+            "format": CONCERN_MODEL_FORMAT,
+            "buckets": CONCERN_BUCKETS,
+            "fit": CONCERN_FIT,
+            "vectors": self.vectors.fingerprint,
+            "concerns": self.ids,
+            "keywords": self._keyword_concerns,
+            "stop": sorted(self.stop),
+            "examples": self._examples,
+        }
+        return hashlib.sha256(json.dumps(determinants, ensure_ascii=False).encode()).hexdigest()
+
+    @cached_property
     def _classifier(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The concern classifier's dense weights, hashed weights and bias: the stored model of the
+        same key when there is one (a shipped pack), else fitted here."""
+        weights, bias = self.stored_concern_model(CONCERN_MODELS_FILE) or self.fit_concern_classifier()
+        return weights[:-CONCERN_BUCKETS], weights[-CONCERN_BUCKETS:], bias
+
+    def stored_concern_model(self, path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+        """The concern classifier ``(weights, bias)`` stored in ``path`` under this reader's
+        :attr:`concern_model_key`, or None when there is none. A file that is missing, unreadable
+        or holds arrays of other shapes warns and holds none: the reader then fits the classifier
+        itself, as for any other pack."""
+        key, classes = self.concern_model_key, len(self.ids) + 1
+        shapes = ((self.vectors.dims + len(self.ids) + CONCERN_BUCKETS, classes), (classes,))
+        try:
+            with np.load(path) as stored:
+                if f"{key}_weights" not in stored.files:
+                    return None
+                weights, bias = stored[f"{key}_weights"], stored[f"{key}_bias"]
+            if (weights.shape, bias.shape) != shapes or not weights.dtype == bias.dtype == np.float32:
+                found = f"{weights.dtype} {weights.shape}, {bias.dtype} {bias.shape}"
+                raise ValueError(f"arrays of {found}, not float32 {shapes}")
+        except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+            warnings.warn(
+                f"cannot read the stored concern models in {path} ({error}): fitting the concern classifier "
+                f"instead, a few seconds per pack. Rebuild the file with {REBUILD}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return None
+        return weights, bias
+
+    def fit_concern_classifier(self) -> tuple[np.ndarray, np.ndarray]:
         """A multinomial logistic regression over the concern ids and "no concern", fitted on the
-        phrasings (deterministic: full-batch Adam from zeros, fixed steps)."""
+        phrasings (deterministic: full-batch Adam from zeros, fixed steps). Returns float32
+        ``(weights, bias)``: weights ``(dense features + CONCERN_BUCKETS, concerns + 1)``, the
+        dense rows first."""
         samples = [self.concern_features(tokens(text)) for _, text in self._examples]
         targets = np.zeros((len(samples), len(self.ids) + 1))
         targets[np.arange(len(samples)), [c for c, _ in self._examples]] = 1.0
-        weights, bias = fit_linear(samples, targets, buckets=CONCERN_BUCKETS, softmax=True, l2=1e-4, steps=500)
-        weights = weights.astype(np.float32)
-        return weights[:-CONCERN_BUCKETS], weights[-CONCERN_BUCKETS:], bias.astype(np.float32)
+        weights, bias = fit_linear(samples, targets, buckets=CONCERN_BUCKETS, softmax=True, **CONCERN_FIT)
+        return weights.astype(np.float32), bias.astype(np.float32)
 
     def concern_probabilities(self, words: Sequence[str]) -> np.ndarray:
         """Per concern, then "no concern" last: the classifier's probability."""

@@ -9,6 +9,7 @@ tokenizer does, so typos and rare words still land near their parts.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import operator
 from collections.abc import Sequence
@@ -27,9 +28,19 @@ class WordVectors:
     Args:
         words: the table's entries; continuation pieces start with ``##``.
         vectors: ``(len(words), dims)`` array.
+
+    Attributes:
+        fingerprint: a hash of ``words`` and ``vectors`` as given (dtype, shape, values): what is
+            fitted on the table is stored under it.
     """
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray):
+        # The table's identity as given (words, dtype, shape, values), for what is fitted on it.
+        given = np.ascontiguousarray(vectors)
+        digest = hashlib.sha256("\n".join(words).encode())
+        digest.update(f"{given.dtype.str} {given.shape}".encode())
+        digest.update(given.tobytes())
+        self.fingerprint = digest.hexdigest()
         vectors = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         self.vectors = vectors / np.maximum(norms, 1e-8)

@@ -2,7 +2,7 @@
 
     python benchmarks/understanding_agreement.py [--backends natural,lexical,embedding] [--steps 300] [--threads 1]
 
-Per backend: ``heldout``, ``heldout4`` and ``dev`` (per act family: ``accuracy``, the share of the lines holding
+Per backend: ``heldout``, ``heldout5`` and ``dev`` (per act family: ``accuracy``, the share of the lines holding
 the family whose reading says exactly the same about it, topics included; ``false_positive``, the
 share of the other lines whose reading claims it; ``exact``, the whole reading right), ``offtopic``
 (per shipped pack, the shares of off-topic lines read as a close or as answering a concern),
@@ -61,7 +61,7 @@ def measure(name: str, steps: int) -> dict:
     packs = {domain: load_scenario(domain) for domain in DOMAINS.values()}
     backends = {domain: make_understanding(name, pack) for domain, pack in packs.items()}
     heldout, dev = read_lines("understanding_heldout"), read_lines("understanding_dev")
-    heldout4 = read_lines("understanding_heldout4")
+    heldout5 = read_lines("understanding_heldout5")
     for domain, pack in packs.items():  # outside the timer: what a backend builds on first use
         backends[domain].understand(pack.concerns[0].probes[0], [])
     start = time.perf_counter()
@@ -70,7 +70,7 @@ def measure(name: str, steps: int) -> dict:
     offtopic = read_offtopic()
     result = {
         "heldout": score(heldout_readings, heldout),
-        "heldout4": score(read_all(backends, heldout4), heldout4),
+        "heldout5": score(read_all(backends, heldout5), heldout5),
         "dev": score(read_all(backends, dev), dev),
         "offtopic": {d: offtopic_rates(lambda t, b=b: b.understand(t, []), offtopic) for d, b in backends.items()},
         "pack_lines": {},

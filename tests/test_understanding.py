@@ -42,7 +42,7 @@ def merchant_reader(readers):
 # change that makes the reader worse at any family fails here.
 HELDOUT_FLOORS = {
     # Regression floors a little under what the reader measured (docs/understanding.md) on the
-    # first writer's held-out set (measured four times) and the sixth writer's sealed set 4
+    # first writer's held-out set (measured five times) and the twelfth writer's sealed set 5
     # (measured once). Neither reaches the 0.9 in every family; see the docs.
     "understanding_heldout": {
         "greet": 0.95,
@@ -54,18 +54,18 @@ HELDOUT_FLOORS = {
         "close": 0.96,
         "small_talk": 0.8,
     },
-    "understanding_heldout4": {
-        "greet": 0.91,
-        "probe_open": 0.94,
-        "probe": 0.82,
+    "understanding_heldout5": {
+        "greet": 0.96,
+        "probe_open": 0.95,
+        "probe": 0.8,
         "address": 0.82,
-        "empathize": 0.86,
-        "pitch": 0.66,
-        "close": 0.89,
-        "small_talk": 0.82,
+        "empathize": 0.88,
+        "pitch": 0.8,
+        "close": 0.91,
+        "small_talk": 0.86,
     },
 }
-FALSE_POSITIVE_CEILING = {"understanding_heldout": 0.03, "understanding_heldout4": 0.05}
+FALSE_POSITIVE_CEILING = {"understanding_heldout": 0.03, "understanding_heldout5": 0.05}
 
 
 @pytest.mark.parametrize("name", HELDOUT_FLOORS)

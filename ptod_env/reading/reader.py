@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import warnings
 import weakref
 import zipfile
@@ -52,6 +53,11 @@ or a close needs clearer evidence than small talk does."""
 CAREFUL_THRESHOLD = 0.2
 _ACT_LOGIT = math.log(ACT_THRESHOLD / (1 - ACT_THRESHOLD))
 _CAREFUL_LOGIT = math.log(CAREFUL_THRESHOLD / (1 - CAREFUL_THRESHOLD))
+UNSAID_ANSWER_THRESHOLD = 0.75
+"""A sentence that says no concern keyword is read as an answer only from this score: "The
+tournament final is on Sunday" sounds like a statement of fact, and the topic reader finds
+Sundays in how people talk about working hours."""
+_UNSAID_ANSWER_LOGIT = math.log(UNSAID_ANSWER_THRESHOLD / (1 - UNSAID_ANSWER_THRESHOLD))
 TOPIC_SIMILARITY = 0.65
 """Least cosine similarity between a sentence's content words and a concern's nearest phrasing
 for the concern to be its topic when no keyword is said, and the least lead over the next concern
@@ -88,6 +94,12 @@ phrasings is at least this share of the best one's: "Do you need to cash out you
 fast?" is about getting paid quickly, not about income."""
 CONCERN_BUCKETS = 8192
 _JOINERS = frozenset({"and", "plus", "or", "also"})
+_CLAUSE = re.compile(r"[,;:]|\b(?:and|plus|or|also)\b")
+"""Words that join clauses: each clause of a targeted sentence may name its own concern."""
+CLAUSE_SHARE = 0.1
+"""A concern the classifier is sure of in one clause is a topic too when the whole sentence gives
+it at least this share of its first concern's probability ("a road safety course plus a helmet
+and lights at no cost" is about safety, not vehicle costs)."""
 """Hash buckets of the concern classifier's stemmed unigrams and bigrams."""
 CONCERN_FIT = {"l2": 1e-4, "steps": 500, "lr": 0.05}
 """The concern classifier's fit: full-batch Adam from zeros (:func:`~ptod_env.reading.model.fit_linear`)."""
@@ -471,15 +483,17 @@ class NaturalUnderstanding(LexicalUnderstanding):
         return topics
 
     def _named_topics(self, sentences: list[tuple[str, list[str], list[tuple[str, str]]]]) -> set[str]:
-        """The concerns a message names, for the topic-dump rule: per sentence, the keyword
-        concerns the classifier keeps ("cash out your earnings after every shift" names getting
-        paid, not steady earnings and hours; a bare list of keywords keeps them all)."""
-        return {
-            topic
-            for _, words, hits in sentences
-            if hits
-            for topic in self._keyword_topics(words, list(dict.fromkeys(t for _, t in hits)))
-        }
+        """The concerns a message names, for the topic-dump rule: per clause (split at commas and
+        joining words), the keyword concerns the classifier keeps. "You can cash out your earnings
+        after every shift" names getting paid, not steady earnings and hours; "We cap commission,
+        fix the kitchen rush, and cover packaging and reviews" names four."""
+        named = set()
+        for sentence, *_ in sentences:
+            for clause in _CLAUSE.split(sentence):
+                words = tokens(clause)
+                if said := list(dict.fromkeys(t for _, t in self._topics.find_longest(words))):
+                    named.update(self._keyword_topics(words, said))
+        return named
 
     def _similar_topic(self, words: list[str]) -> str | None:
         classified, untargeted = self._classified_topic(words)
@@ -501,7 +515,8 @@ class NaturalUnderstanding(LexicalUnderstanding):
 
     def _clause_topics(self, words: list[str]) -> list[str]:
         """The concerns the classifier is sure of in each clause of a sentence joined by "and" /
-        "plus" / "or" ("Ride whenever you want and cash out every night")."""
+        "plus" / "or" ("Ride whenever you want and cash out every night") and that the whole
+        sentence does not rule out (:data:`CLAUSE_SHARE`)."""
         clauses, current = [], []
         for w in words:
             if w in _JOINERS:
@@ -513,12 +528,18 @@ class NaturalUnderstanding(LexicalUnderstanding):
         clauses = [c for c in clauses if len(self.topics.content(c)) >= 2]
         if len(clauses) < 2:
             return []
-        return [t for c in clauses if (t := self._classified_topic(c)[0])]
+        whole = self.topics.concern_probabilities(words)[: len(self.topics.ids)]
+        floor = CLAUSE_SHARE * whole.max()
+        return [t for c in clauses if (t := self._classified_topic(c)[0]) and whole[self.topics.ids.index(t)] >= floor]
 
     def families(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> list[str]:
         """The act families the model reads in one sentence."""
         logits = self.model.logits(*self.features(sentence, words, hits))
-        found = [c for c, z in zip(CLASSES, logits.tolist(), strict=True) if z >= _ACT_LOGIT]
+        found = [
+            c
+            for c, z in zip(CLASSES, logits.tolist(), strict=True)
+            if z >= (_UNSAID_ANSWER_LOGIT if c == "answer" and not hits else _ACT_LOGIT)
+        ]
         best = int(logits.argmax())
         if not found and (CLASSES[best] not in CAREFUL or logits[best] >= _CAREFUL_LOGIT):
             found = [CLASSES[best]]

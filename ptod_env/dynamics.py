@@ -265,11 +265,14 @@ class _Turn:
             else:
                 getattr(self, f"on_{act.act}")(act.topic)
 
-    def on_greet(self, _topic: str | None) -> None:
+    def on_greet(self, topic: str | None) -> None:
         if not self.greeted:
             self.greeted = True
             self.trust += self.rules.greet_trust
             self.respond("greet_back", None, 1)
+        else:
+            # Greeting again mid-call says nothing new: idle talk, and it costs as idle talk does.
+            self.on_small_talk(topic)
 
     def on_small_talk(self, _topic: str | None) -> None:
         self.small_talks += 1

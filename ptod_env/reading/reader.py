@@ -528,9 +528,11 @@ class NaturalUnderstanding(LexicalUnderstanding):
         clauses = [c for c in clauses if len(self.topics.content(c)) >= 2]
         if len(clauses) < 2:
             return []
+        found = [t for c in clauses if (t := self._classified_topic(c)[0])]
+        if not found:
+            return []
         whole = self.topics.concern_probabilities(words)[: len(self.topics.ids)]
-        floor = CLAUSE_SHARE * whole.max()
-        return [t for c in clauses if (t := self._classified_topic(c)[0]) and whole[self.topics.ids.index(t)] >= floor]
+        return [t for t in found if whole[self.topics.ids.index(t)] >= CLAUSE_SHARE * whole.max()]
 
     def families(self, sentence: str, words: list[str], hits: list[tuple[str, str]]) -> list[str]:
         """The act families the model reads in one sentence."""

@@ -84,8 +84,16 @@ CONCERN_MARGIN = 0.2
 UNTARGETED_PROBABILITY = 0.8
 """A sentence without a keyword that the concern classifier puts in its "no concern" class with
 at least this probability has no topic (a pitch, an open probe, an untargeted offer)."""
+KEYWORD_NEAREST_WEIGHT = 4.0
+"""When a sentence says a keyword, the concern ranked first is the one with the best classifier
+probability (over the concerns alone) plus this times its nearest phrasing lines' similarity
+(round 5: the two disagree on paraphrases, and together they are right more often than either)."""
+PROBE_NEAREST_WEIGHT = 2.0
+"""A probe that says no keyword and that the classifier is not sure of takes the concern with the
+best probability plus this times its nearest lines' similarity, rather than none (an open probe):
+the act model has already heard a question about something in particular."""
 KEYWORD_SHARE = 0.5
-"""When a sentence says a keyword, its topic is the concern the classifier ranks first, and each
+"""When a sentence says a keyword, its topic is the concern ranked first (above), and each
 concern whose keyword it says stays a topic too when its probability is at least this share of
 the first one's ("The app routes you along bike lanes" is about road safety, not the app)."""
 SHARED_SHARE = 0.75
@@ -472,7 +480,7 @@ class NaturalUnderstanding(LexicalUnderstanding):
 
     def _keyword_topics(self, words: list[str], said: list[str]) -> list[str]:
         p = self.topics.concern_probabilities(words)[: len(self.topics.ids)]
-        first = int(p.argmax())
+        first = self._blended_first(words, self.topics.nearest_lines(words), KEYWORD_NEAREST_WEIGHT)
         topics = [self.topics.ids[first]] + [
             t for t in said if t != self.topics.ids[first] and p[self.topics.ids.index(t)] >= KEYWORD_SHARE * p[first]
         ]
@@ -481,6 +489,12 @@ class NaturalUnderstanding(LexicalUnderstanding):
             weight = {t: shared[self.topics.ids.index(t)] for t in topics}
             topics = [t for t in topics if weight[t] >= SHARED_SHARE * max(weight.values())]
         return topics
+
+    def _blended_first(self, words: list[str], nearest: np.ndarray, weight: float) -> int:
+        """The concern ranked first by the classifier's probability (over the concerns alone)
+        plus ``weight`` times the similarity of the sentence's nearest phrasing lines."""
+        p = self.topics.concern_probabilities(words)[: len(self.topics.ids)]
+        return int(np.argmax(p / p.sum() + weight * nearest))
 
     def _named_topics(self, sentences: list[tuple[str, list[str], list[tuple[str, str]]]]) -> set[str]:
         """The concerns a message names, for the topic-dump rule: per clause (split at commas and
@@ -495,11 +509,16 @@ class NaturalUnderstanding(LexicalUnderstanding):
                     named.update(self._keyword_topics(words, said))
         return named
 
-    def _similar_topic(self, words: list[str]) -> str | None:
+    def _similar_topic(self, words: list[str], probe: bool = False) -> str | None:
+        """The topic of a probe or answer that says no keyword; a ``probe`` always takes the
+        concern with the best blend of evidence (:data:`PROBE_NEAREST_WEIGHT`) unless the
+        classifier is sure it names none."""
         classified, untargeted = self._classified_topic(words)
         if classified or untargeted:
             return classified
         nearest = self.topics.nearest_lines(words)
+        if probe:
+            return self.topics.ids[self._blended_first(words, nearest, PROBE_NEAREST_WEIGHT)]
         order = np.argsort(-nearest, kind="stable")
         if nearest[order[0]] >= NEAREST_SIMILARITY and nearest[order[0]] - nearest[order[1]] >= NEAREST_MARGIN:
             return self.topics.ids[order[0]]
@@ -566,7 +585,7 @@ class NaturalUnderstanding(LexicalUnderstanding):
             # An offer takes a topic only when the classifier is sure of it: most offers are
             # untargeted ("a free month for you").
             if "probe" in families or "answer" in families:
-                similar = self._similar_topic(list(words))
+                similar = self._similar_topic(list(words), probe="answer" not in families)
             else:
                 similar = self._classified_topic(list(words))[0]
             topics = [similar] if similar else list(said)

@@ -56,7 +56,10 @@ def clear_text_caches(env: gym.Env) -> None:
     env's understanding backend, the quality judges' topic hits); what is built once per pack
     or process (the judges, the loaded models: unbounded caches) stays."""
     owners = [vars(m) for name, m in list(sys.modules.items()) if name.startswith("ptod_env")]
-    owners.append(vars(env.unwrapped.understanding))
+    understanding = env.unwrapped.understanding
+    owners.append(vars(understanding))
+    if hasattr(understanding, "topics"):  # the natural reader's topic reader (per-sentence caches)
+        owners.append(vars(understanding.topics))
     for owner in owners:
         for obj in list(owner.values()):
             if callable(getattr(obj, "cache_clear", None)) and obj.cache_parameters()["maxsize"] is not None:

@@ -2,10 +2,11 @@
 
     python benchmarks/understanding_agreement.py [--backends natural,lexical,embedding] [--steps 300] [--threads 1]
 
-Per backend: ``heldout``, ``heldout5`` and ``dev`` (per act family: ``accuracy``, the share of the lines holding
-the family whose reading says exactly the same about it, topics included; ``false_positive``, the
-share of the other lines whose reading claims it; ``exact``, the whole reading right), ``offtopic``
-(per shipped pack, the shares of off-topic lines read as a close or as answering a concern),
+Per backend: each held-out set (``understanding_heldout*.txt``: ``heldout``, ``heldout5``, ...)
+and ``dev`` (per act family: ``accuracy``, the share of the lines holding the family whose reading
+says exactly the same about it, topics included; ``false_positive``, the share of the other lines
+whose reading claims it; ``exact``, the whole reading right), ``offtopic`` (per shipped pack, the
+shares of off-topic lines read as a close or as answering a concern),
 ``pack_lines`` (per shipped pack, the share of its agent lines, probes, answers and the reference
 agents' combinations of them read as their acts), ``utterances_per_s`` (``understand`` calls per
 second over the held-out lines, after one warm-up line per pack: the first reading builds
@@ -25,6 +26,7 @@ import gymnasium as gym
 from ptod_env.agents import make_agent
 from ptod_env.reading.labelled import (
     DOMAINS,
+    heldout_sets,
     offtopic_rates,
     pack_line_cases,
     read_lines,
@@ -60,21 +62,20 @@ def env_steps_per_s(backend, steps: int) -> float:
 def measure(name: str, steps: int) -> dict:
     packs = {domain: load_scenario(domain) for domain in DOMAINS.values()}
     backends = {domain: make_understanding(name, pack) for domain, pack in packs.items()}
-    heldout, dev = read_lines("understanding_heldout"), read_lines("understanding_dev")
-    heldout5 = read_lines("understanding_heldout5")
+    held_out = {stem: read_lines(stem) for stem in heldout_sets()}
+    dev = read_lines("understanding_dev")
     for domain, pack in packs.items():  # outside the timer: what a backend builds on first use
         backends[domain].understand(pack.concerns[0].probes[0], [])
     start = time.perf_counter()
-    heldout_readings = read_all(backends, heldout)
+    readings = {stem: read_all(backends, lines) for stem, lines in held_out.items()}
     seconds = time.perf_counter() - start
     offtopic = read_offtopic()
     result = {
-        "heldout": score(heldout_readings, heldout),
-        "heldout5": score(read_all(backends, heldout5), heldout5),
+        **{stem.removeprefix("understanding_"): score(readings[stem], lines) for stem, lines in held_out.items()},
         "dev": score(read_all(backends, dev), dev),
         "offtopic": {d: offtopic_rates(lambda t, b=b: b.understand(t, []), offtopic) for d, b in backends.items()},
         "pack_lines": {},
-        "utterances_per_s": round(len(heldout) / seconds, 1),
+        "utterances_per_s": round(sum(map(len, held_out.values())) / seconds, 1),
     }
     for domain, pack in packs.items():
         cases = pack_line_cases(pack)

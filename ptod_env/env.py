@@ -164,6 +164,14 @@ class ProactiveSalesEnv(gym.Env[str, str]):
       agreed, so let's finalise") is ``manipulation``; keyword stuffing is a keyword 3+ times in
       one sentence or at a density of one word in ten, or keywords making up most of the message;
       asking the user to repeat is small talk.
+    * v0 (issue 8, reader rounds 4-5, same id): the reader is trained on eleven writers' DEV lines,
+      and the shipped packs' concern classifiers are stored, not fitted at start-up; a sentence's
+      clauses ("... and ...") can each name a concern; topics blend the classifier with the
+      nearest phrasing lines, and an unsure targeted probe takes a topic rather than none; an
+      answer that says no keyword needs a clearer score; ``topic_dump`` counts, per clause, the
+      concerns the reader keeps among the keywords said (common words such as "app" or "shift"
+      no longer make a natural answer a dump). Dynamics: a greeting after the first one is idle
+      talk and costs as small talk does (it was free).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}

@@ -280,3 +280,14 @@ def test_asking_again_about_what_the_user_said_earns_nothing():
         state, [AgentAct(A.PROBE, persona.concerns[0].id)], persona, np.random.default_rng(0), RULES
     )
     assert new.trust == state.trust and reply.act == "voice"
+
+
+def test_greeting_again_mid_call_is_idle_talk():
+    for index in range(40):
+        persona = sample_persona(PACK, index)
+        rng = np.random.default_rng(index)
+        greeted, _, _ = transition(initial_state(persona, RULES), [AgentAct(A.GREET)], persona, rng, RULES)
+        again, _, _ = transition(greeted, [AgentAct(A.GREET)], persona, np.random.default_rng(0), RULES)
+        chat, _, _ = transition(greeted, [AgentAct(A.SMALL_TALK)], persona, np.random.default_rng(0), RULES)
+        assert greeted.trust > initial_state(persona, RULES).trust
+        assert (again.trust, again.patience, again.small_talks) == (chat.trust, chat.patience, chat.small_talks)

@@ -72,6 +72,11 @@ def dev_sets() -> list[str]:
     return sorted(path.stem for path in DATA.glob("understanding_dev*.txt"))
 
 
+def heldout_sets() -> list[str]:
+    """The held-out files' stems (``understanding_heldout*.txt``: measured on only), in name order."""
+    return sorted(path.stem for path in DATA.glob("understanding_heldout*.txt"))
+
+
 def dev_lines() -> list[LabelledLine]:
     """Every DEV line, of every writer."""
     return [line for name in dev_sets() for line in read_lines(name)]

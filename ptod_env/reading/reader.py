@@ -244,6 +244,7 @@ class TopicReader:
         self._near_vectors = np.stack([v for _, v in near])
         self._near_weights = np.stack([self.weights[w] for w, _ in near])
         self._word_weight = lru_cache(maxsize=65536)(self._stem_weight)
+        self._probabilities = lru_cache(maxsize=16384)(self._sentence_probabilities)
         self._index_lines(lines)
 
     def _index_lines(self, lines: list[tuple[int, frozenset[str]]]) -> None:
@@ -350,14 +351,20 @@ class TopicReader:
         return weights.astype(np.float32), bias.astype(np.float32)
 
     def concern_probabilities(self, words: Sequence[str]) -> np.ndarray:
-        """Per concern, then "no concern" last: the classifier's probability."""
+        """Per concern, then "no concern" last: the classifier's probability (read-only: one
+        sentence's topic rules ask for it several times, and get the same array)."""
+        return self._probabilities(tuple(words))
+
+    def _sentence_probabilities(self, words: tuple[str, ...]) -> np.ndarray:
         dense_weights, hashed_weights, bias = self._classifier
         dense, hashed = self.concern_features(words)
         z = dense @ dense_weights + bias
         if hashed:
             z += hashed_weights.take(hashed, axis=0).sum(axis=0)
         p = np.exp(z - z.max())
-        return p / p.sum()
+        p /= p.sum()
+        p.flags.writeable = False
+        return p
 
     def nearest_lines(self, words: list[str]) -> np.ndarray:
         """Per concern: the mean cosine similarity (stems weighted by inverse line frequency) of

@@ -408,3 +408,22 @@ def test_import_and_default_env_do_not_load_torch():
         "env.step('Hi, how are you?'); assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_each_clause_can_name_a_concern(readers):
+    acts = readers["courier_recruitment"].understand("Pick your own hours and cash out every night.", [])
+    assert set(acts) == {AgentAct("address", "flexible_hours"), AgentAct("address", "payment_speed")}
+
+
+def test_common_keywords_do_not_make_a_natural_answer_a_topic_dump(readers):
+    courier = readers["courier_recruitment"]
+    # "earnings" and "shift" are keywords of two other concerns; the line is about getting paid.
+    answer = "You can cash out your earnings instantly after every shift, no fee."
+    assert courier.understand(answer, []) == [AgentAct("address", "payment_speed")]
+    assert courier.understand("Insurance, traffic, weather and the app are all sorted.", []) == [AgentAct("topic_dump")]
+
+
+def test_a_statement_of_fact_without_a_keyword_is_not_an_answer(readers):
+    for reader in readers.values():
+        acts = reader.understand("The tournament final is on Sunday.", [])
+        assert not any(a.act == "address" for a in acts), acts

@@ -541,7 +541,7 @@ class NaturalUnderstanding(LexicalUnderstanding):
 
     def _clause_topics(self, words: list[str]) -> list[str]:
         """The concerns the classifier is sure of in each clause of a sentence joined by "and" /
-        "plus" / "or" ("Ride whenever you want and cash out every night") and that the whole
+        "plus" / "or" ("Pick your own hours and cash out every night") and that the whole
         sentence does not rule out (:data:`CLAUSE_SHARE`)."""
         clauses, current = [], []
         for w in words:

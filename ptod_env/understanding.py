@@ -468,6 +468,7 @@ class LexicalUnderstanding:
         sentences = self.sentences(text)
         hits = [hit for *_, sentence_hits in sentences for hit in sentence_hits]
         if hits:
+            # The keyword count first: a backend's own count of named concerns may cost more.
             if len({topic for _, topic in hits}) >= self.rules.topic_dump_threshold and (
                 len(self._named_topics(sentences)) >= self.rules.topic_dump_threshold
             ):

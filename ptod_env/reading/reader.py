@@ -101,14 +101,15 @@ SHARED_SHARE = 0.75
 phrasings is at least this share of the best one's: "Do you need to cash out your earnings
 fast?" is about getting paid quickly, not about income."""
 CONCERN_BUCKETS = 8192
+"""Hash buckets of the concern classifier's stemmed unigrams and bigrams."""
 _JOINERS = frozenset({"and", "plus", "or", "also"})
-_CLAUSE = re.compile(r"[,;:]|\b(?:and|plus|or|also)\b")
 """Words that join clauses: each clause of a targeted sentence may name its own concern."""
+_CLAUSE = re.compile(rf"[,;:]|\b(?:{'|'.join(sorted(_JOINERS))})\b")
+"""Where the topic-dump rule splits a sentence into clauses: the joining words, and punctuation."""
 CLAUSE_SHARE = 0.1
 """A concern the classifier is sure of in one clause is a topic too when the whole sentence gives
 it at least this share of its first concern's probability ("a road safety course plus a helmet
 and lights at no cost" is about safety, not vehicle costs)."""
-"""Hash buckets of the concern classifier's stemmed unigrams and bigrams."""
 CONCERN_FIT = {"l2": 1e-4, "steps": 500, "lr": 0.05}
 """The concern classifier's fit: full-batch Adam from zeros (:func:`~ptod_env.reading.model.fit_linear`)."""
 CONCERN_MODELS_FILE = DATA / "concern_models.npz"

@@ -8,7 +8,7 @@
    packs' own lines, and stored in ``data/act_model.npz``. ``--acts-only`` retrains it (and
    step 3) on the shipped vectors without torch.
 3. Concern models: each shipped pack's concern classifier
-   (:meth:`~ptod_env.reading.reader.TopicReader.fit_concern_classifier`, about 2 s a pack) fitted
+   (:meth:`~ptod_env.reading.reader.TopicReader.fit_concern_classifier`, seconds a pack) fitted
    here instead of in every process that reads the pack, and stored in
    ``data/concern_models.npz`` under its :attr:`~ptod_env.reading.reader.TopicReader.concern_model_key`
    (a hash of its lines, settings and word vectors); a reader whose key is not there fits its own.
@@ -126,7 +126,7 @@ def train(lines: Sequence[LabelledLine], vectors: WordVectors, own: Sequence[Lab
         samples += sentences
         targets += list(assigned)
     targets = np.stack(targets)
-    # Small talk counts double: a chat about the speaker's own car insurance must not read as an
+    # Small talk counts SMALL_TALK_WEIGHT times: a chat about the speaker's own car insurance must not read as an
     # answer about insurance, and the DEV lines hold far more answers than small talk.
     small_talk = (targets == labels([AgentAct(A.SMALL_TALK)])).all(axis=1)
     return fit(samples, targets, weights=np.where(small_talk, SMALL_TALK_WEIGHT, 1.0) * np.array(weights))

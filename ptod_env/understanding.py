@@ -478,8 +478,10 @@ class LexicalUnderstanding:
 
         found: list[AgentAct] = []
         said = tuple(dict.fromkeys(topic for _, topic in hits))
+        before: list[str] = []
         for sentence, sentence_words, sentence_hits in sentences:
-            found += self._sentence_acts(sentence, sentence_words, sentence_hits, said)
+            found += self._sentence_acts(sentence, sentence_words, sentence_hits, said, before)
+            before = sentence_words
         unique = list(dict.fromkeys(found))
         topical = {a.act for a in unique if a.topic is not None}
         # An untargeted pitch or offer adds nothing when the same message has a topical one.
@@ -516,9 +518,15 @@ class LexicalUnderstanding:
         return found
 
     def _sentence_acts(
-        self, sentence: str, words: list[str], hits: list[tuple[str, str]], _said: tuple[str, ...] = ()
+        self,
+        sentence: str,
+        words: list[str],
+        hits: list[tuple[str, str]],
+        _said: tuple[str, ...] = (),
+        _before: Sequence[str] = (),
     ) -> list[AgentAct]:
-        """The acts of one sentence; ``_said``: the concerns whose keywords the whole message says."""
+        """The acts of one sentence; ``_said``: the concerns whose keywords the whole message says;
+        ``_before``: the words of the sentence before it in the message."""
         present = set(self._lexicon.find(words))
         acts = [AgentAct(act) for act in ("greet", "empathize", "small_talk") if act in present]
         question = sentence.endswith("?") or (bool(words) and words[0] in self._question_words)

@@ -427,3 +427,35 @@ def test_a_statement_of_fact_without_a_keyword_is_not_an_answer(readers):
     for reader in readers.values():
         acts = reader.understand("The tournament final is on Sunday.", [])
         assert not any(a.act == "address" for a in acts), acts
+
+
+@pytest.mark.parametrize(
+    ("domain", "text", "topic"),
+    [
+        (
+            "courier_recruitment",
+            "Fuel prices are brutal right now, I know. Is that what's worrying you?",
+            "vehicle_cost",
+        ),
+        ("courier_recruitment", "Tax forms are a nightmare, I know. Is that what's putting you off?", "tax_paperwork"),
+        (
+            "merchant_recruitment",
+            "Signing something you can't get out of is scary. Is that what's on your mind?",
+            "contract_lockin",
+        ),
+        # The message's one keyword concern.
+        (
+            "merchant_recruitment",
+            "Commission eats into thin margins, I know. Is that what's worrying you?",
+            "commission",
+        ),
+    ],
+)
+def test_a_probe_that_names_no_concern_asks_about_the_sentence_before(readers, domain, text, topic):
+    assert AgentAct("probe", topic) in readers[domain].understand(text, [])
+
+
+def test_a_probe_with_its_own_topic_keeps_it_after_another_concern(readers):
+    text = "You pick your own hours. How much would you hope to take home in a week?"
+    acts = readers["courier_recruitment"].understand(text, [])
+    assert AgentAct("probe", "income_stability") in acts and AgentAct("probe", "flexible_hours") not in acts

@@ -8,9 +8,10 @@ is, the concern it is sure of, or none when it is sure there is none, and failin
 concern whose phrasing lines lie nearest, whose phrasings share the most words with the
 sentence, or lie nearest in the static word-vector space. A concern's phrasings are the pack's
 own (label, description, keywords, hints, voices, probes, answers) and labelled lines about it
-(for a shipped pack, its DEV lines; any pack may pass its own). A probe with a topic is a
-``probe`` of it, without one an open probe; an answer with a topic is an ``address``, without one
-a ``pitch``. Every fault (silence, rambling, manipulation, repeat, unintelligible, topic dump,
+(for a shipped pack, its DEV lines; any pack may pass its own). A probe that names no concern
+itself ("Is that what's worrying you?") is about what the message said before it. A probe with a
+topic is a ``probe`` of it, without one an open probe; an answer with a topic is an ``address``,
+without one a ``pitch``. Every fault (silence, rambling, manipulation, repeat, unintelligible, topic dump,
 keyword stuffing) is ruled by the lexical backend's screen, which this class reuses; only its
 vocabulary of known words is larger (every whole word of the vector table).
 """
@@ -517,10 +518,21 @@ class NaturalUnderstanding(LexicalUnderstanding):
                     named.update(self._keyword_topics(words, said))
         return named
 
-    def _similar_topic(self, words: list[str], probe: bool = False) -> str | None:
-        """The topic of a probe or answer that says no keyword; a ``probe`` always takes the
-        concern with the best blend of evidence (:data:`PROBE_NEAREST_WEIGHT`) unless the
-        classifier is sure it names none."""
+    def _similar_topic(
+        self, words: list[str], probe: bool = False, said: tuple[str, ...] = (), before: tuple[str, ...] = ()
+    ) -> str | None:
+        """The topic of a probe or answer that says no keyword. A ``probe`` that names no concern
+        itself ("Fuel is brutal right now, I know. Is that what's worrying you?") asks about the
+        message: the one concern its keywords name (``said``), else what the sentence ``before``
+        it is about. Any other probe takes the concern with the best blend of evidence
+        (:data:`PROBE_NEAREST_WEIGHT`) unless the classifier is sure it names none."""
+        if probe and (said or before) and self._names_none(words):
+            if said:
+                return said[0]
+            if not self._names_none(previous := list(before)):
+                return self.topics.ids[
+                    self._blended_first(previous, self.topics.nearest_lines(previous), PROBE_NEAREST_WEIGHT)
+                ]
         classified, untargeted = self._classified_topic(words)
         if classified or untargeted:
             return classified
@@ -539,6 +551,11 @@ class NaturalUnderstanding(LexicalUnderstanding):
         if similarity[order[0]] >= TOPIC_SIMILARITY and similarity[order[0]] - similarity[order[1]] >= TOPIC_MARGIN:
             return self.topics.ids[order[0]]
         return None
+
+    def _names_none(self, words: list[str]) -> bool:
+        """Whether the concern classifier finds "no concern" likelier than any one concern."""
+        p = self.topics.concern_probabilities(words)
+        return bool(p[-1] >= p[:-1].max())
 
     def _clause_topics(self, words: list[str]) -> list[str]:
         """The concerns the classifier is sure of in each clause of a sentence joined by "and" /
@@ -575,15 +592,26 @@ class NaturalUnderstanding(LexicalUnderstanding):
         return found
 
     def _sentence_acts(
-        self, sentence: str, words: list[str], hits: list[tuple[str, str]], said: tuple[str, ...] = ()
+        self,
+        sentence: str,
+        words: list[str],
+        hits: list[tuple[str, str]],
+        said: tuple[str, ...] = (),
+        before: Sequence[str] = (),
     ) -> list[AgentAct]:
-        return list(self._read(sentence, tuple(words), tuple(hits), said if len(said) == 1 else ()))
+        return list(self._read(sentence, tuple(words), tuple(hits), said if len(said) == 1 else (), tuple(before)))
 
     def _read_sentence(
-        self, sentence: str, words: tuple[str, ...], hits: tuple[tuple[str, str], ...], said: tuple[str, ...]
+        self,
+        sentence: str,
+        words: tuple[str, ...],
+        hits: tuple[tuple[str, str], ...],
+        said: tuple[str, ...],
+        before: tuple[str, ...] = (),
     ) -> tuple:
         """The acts of one sentence; ``said``: the one concern the rest of the message names by
-        keyword, if any ("Margins are tight, I know. How much of each sale can you give up?")."""
+        keyword, if any ("Margins are tight, I know. How much of each sale can you give up?");
+        ``before``: the words of the sentence before it in the message."""
         families = self.families(sentence, list(words), list(hits))
         topics = list(dict.fromkeys(topic for _, topic in hits))
         targeted = {"probe", "answer", "offer"} & set(families)
@@ -593,7 +621,7 @@ class NaturalUnderstanding(LexicalUnderstanding):
             # An offer takes a topic only when the classifier is sure of it: most offers are
             # untargeted ("a free month for you").
             if "probe" in families or "answer" in families:
-                similar = self._similar_topic(list(words), probe="answer" not in families)
+                similar = self._similar_topic(list(words), probe="answer" not in families, said=said, before=before)
             else:
                 similar = self._classified_topic(list(words))[0]
             topics = [similar] if similar else list(said)

@@ -476,17 +476,22 @@ class LexicalUnderstanding:
             if self._stuffed(hits, sentences, len(words)):
                 return (AgentAct(A.KEYWORD_STUFFING),)
 
-        found: list[AgentAct] = []
         said = tuple(dict.fromkeys(topic for _, topic in hits))
+        per_sentence: list[list[AgentAct]] = []
         before: list[str] = []
         for sentence, sentence_words, sentence_hits in sentences:
-            found += self._sentence_acts(sentence, sentence_words, sentence_hits, said, before)
+            per_sentence.append(self._sentence_acts(sentence, sentence_words, sentence_hits, said, before))
             before = sentence_words
+        found = self._message_acts(sentences, per_sentence)
         unique = list(dict.fromkeys(found))
         topical = {a.act for a in unique if a.topic is not None}
         # An untargeted pitch or offer adds nothing when the same message has a topical one.
         unique = [a for a in unique if not (a.topic is None and a.act in topical)]
         return tuple(unique) or (AgentAct(A.SMALL_TALK),)
+
+    def _message_acts(self, sentences: list, per_sentence: list[list[AgentAct]]) -> list[AgentAct]:
+        """The acts of a message from its sentences' acts: here all of them."""
+        return [act for acts in per_sentence for act in acts]
 
     @staticmethod
     def _stuffed(hits: list[tuple[str, str]], sentences: list, length: int) -> bool:

@@ -459,3 +459,26 @@ def test_a_probe_with_its_own_topic_keeps_it_after_another_concern(readers):
     text = "You pick your own hours. How much would you hope to take home in a week?"
     acts = readers["courier_recruitment"].understand(text, [])
     assert AgentAct("probe", "income_stability") in acts and AgentAct("probe", "flexible_hours") not in acts
+
+
+@pytest.mark.parametrize(
+    ("domain", "text", "topic"),
+    [
+        ("merchant_recruitment", "Worried about the cut? It's 12%, flat.", "commission"),
+        (
+            "courier_recruitment",
+            "Scared of getting hurt? Every order is insured from the first minute.",
+            "accident_insurance",
+        ),
+    ],
+)
+def test_a_question_that_opens_its_answer_is_no_probe(readers, domain, text, topic):
+    acts = readers[domain].understand(text, [])
+    assert AgentAct("address", topic) in acts and not any(a.act == "probe" for a in acts), acts
+
+
+def test_a_probe_followed_by_an_answer_about_another_concern_stays_a_probe(readers):
+    acts = readers["merchant_recruitment"].understand(
+        "Is the commission a worry? You can leave any month, no contract.", []
+    )
+    assert {AgentAct("probe", "commission"), AgentAct("address", "contract_lockin")} <= set(acts), acts

@@ -9,11 +9,13 @@ concern whose phrasing lines lie nearest, whose phrasings share the most words w
 sentence, or lie nearest in the static word-vector space. A concern's phrasings are the pack's
 own (label, description, keywords, hints, voices, probes, answers) and labelled lines about it
 (for a shipped pack, its DEV lines; any pack may pass its own). A probe that names no concern
-itself ("Is that what's worrying you?") is about what the message said before it. A probe with a
-topic is a ``probe`` of it, without one an open probe; an answer with a topic is an ``address``,
-without one a ``pitch``. Every fault (silence, rambling, manipulation, repeat, unintelligible, topic dump,
-keyword stuffing) is ruled by the lexical backend's screen, which this class reuses; only its
-vocabulary of known words is larger (every whole word of the vector table).
+itself ("Is that what's worrying you?") is about what the message said before it; a question
+that the next sentence answers ("Worried about the cut? It's 12%, flat.") is part of the answer,
+not a probe. A probe with a topic is a ``probe`` of it, without one an open probe; an answer with
+a topic is an ``address``, without one a ``pitch``. Every fault (silence, rambling, manipulation,
+repeat, unintelligible, topic dump, keyword stuffing) is ruled by the lexical backend's screen,
+which this class reuses; only its vocabulary of known words is larger (every whole word of the
+vector table).
 """
 
 from __future__ import annotations
@@ -590,6 +592,16 @@ class NaturalUnderstanding(LexicalUnderstanding):
         if not found and (CLASSES[best] not in CAREFUL or logits[best] >= _CAREFUL_LOGIT):
             found = [CLASSES[best]]
         return found
+
+    def _message_acts(self, sentences: list, per_sentence: list[list[AgentAct]]) -> list[AgentAct]:
+        """The acts of a message from its sentences' acts. A question about a concern that the next
+        sentence answers opens the answer ("Worried about the cut? It's 12%, flat."): it is no
+        probe."""
+        acts = [list(a) for a in per_sentence]
+        for i in range(len(acts) - 1):
+            answered = {a.topic for a in acts[i + 1] if a.act in (A.ADDRESS, A.OFFER)}
+            acts[i] = [a for a in acts[i] if not (a.act == A.PROBE and a.topic in answered)]
+        return [act for a in acts for act in a]
 
     def _sentence_acts(
         self,

@@ -172,6 +172,10 @@ class ProactiveSalesEnv(gym.Env[str, str]):
       concerns the reader keeps among the keywords said (common words such as "app" or "shift"
       no longer make a natural answer a dump). Dynamics: a greeting after the first one is idle
       talk and costs as small talk does (it was free).
+    * v0 (issue 8, reader round 6, same id): a targeted probe that names no concern itself ("...,
+      I know. Is that what's worrying you?") asks about the message: its one keyword concern, else
+      the sentence before it; a question that the next sentence answers ("Worried about the cut?
+      It's 12%, flat.") is part of the answer, not also a probe. Dynamics unchanged.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}

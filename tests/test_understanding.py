@@ -477,8 +477,19 @@ def test_a_question_that_opens_its_answer_is_no_probe(readers, domain, text, top
     assert AgentAct("address", topic) in acts and not any(a.act == "probe" for a in acts), acts
 
 
-def test_a_probe_followed_by_an_answer_about_another_concern_stays_a_probe(readers):
-    acts = readers["merchant_recruitment"].understand(
-        "Is the commission a worry? You can leave any month, no contract.", []
-    )
-    assert {AgentAct("probe", "commission"), AgentAct("address", "contract_lockin")} <= set(acts), acts
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is the commission a worry? You can leave any month, no contract.",
+        # The offer names no concern itself: it takes the question's, and the question stays a probe.
+        "Is the commission a worry? There's a special rate for you.",
+    ],
+)
+def test_a_probe_followed_by_an_answer_that_names_no_concern_of_its_own_stays_a_probe(readers, text):
+    acts = readers["merchant_recruitment"].understand(text, [])
+    assert AgentAct("probe", "commission") in acts, acts
+
+
+def test_a_question_before_an_untargeted_offer_is_read(readers):
+    acts = readers["merchant_recruitment"].understand("How was your weekend? Here is a free month on us.", [])
+    assert AgentAct("offer") in acts, acts

@@ -525,15 +525,17 @@ class NaturalUnderstanding(LexicalUnderstanding):
     ) -> str | None:
         """The topic of a probe or answer that says no keyword. A ``probe`` that names no concern
         itself ("Fuel is brutal right now, I know. Is that what's worrying you?") asks about the
-        message: the one concern its keywords name (``said``), else what the sentence ``before``
-        it is about. Any other probe takes the concern with the best blend of evidence
-        (:data:`PROBE_NEAREST_WEIGHT`) unless the classifier is sure it names none."""
+        message: the one concern its keywords name (``said``), else, when the sentence ``before``
+        it names one, the best blend of evidence (:data:`PROBE_NEAREST_WEIGHT`) over both
+        sentences. Any other probe takes the concern with the best blend of its own evidence unless
+        the classifier is sure it names none."""
         if probe and (said or before) and self._names_none(words):
             if said:
                 return said[0]
-            if not self._names_none(previous := list(before)):
+            if not self._names_none(list(before)):
+                message = [*before, *words]
                 return self.topics.ids[
-                    self._blended_first(previous, self.topics.nearest_lines(previous), PROBE_NEAREST_WEIGHT)
+                    self._blended_first(message, self.topics.nearest_lines(message), PROBE_NEAREST_WEIGHT)
                 ]
         classified, untargeted = self._classified_topic(words)
         if classified or untargeted:
@@ -595,13 +597,23 @@ class NaturalUnderstanding(LexicalUnderstanding):
 
     def _message_acts(self, sentences: list, per_sentence: list[list[AgentAct]]) -> list[AgentAct]:
         """The acts of a message from its sentences' acts. A question about a concern that the next
-        sentence answers opens the answer ("Worried about the cut? It's 12%, flat."): it is no
-        probe."""
+        sentence answers by itself opens the answer ("Worried about the cut? It's 12%, flat."): it
+        is no probe. An answer that takes its topic from the question only ("Is the commission a
+        worry? There's a special rate for you.") leaves the probe a probe."""
         acts = [list(a) for a in per_sentence]
         for i in range(len(acts) - 1):
-            answered = {a.topic for a in acts[i + 1] if a.act in (A.ADDRESS, A.OFFER)}
+            answered = {a.topic for a in acts[i + 1] if a.act in (A.ADDRESS, A.OFFER) and a.topic}
+            answered = {t for t in answered if self._names_itself(sentences[i + 1], t)}
             acts[i] = [a for a in acts[i] if not (a.act == A.PROBE and a.topic in answered)]
         return [act for a in acts for act in a]
+
+    def _names_itself(self, sentence: tuple[str, list[str], list[tuple[str, str]]], topic: str) -> bool:
+        """Whether a sentence names ``topic`` on its own: says one of its keywords, or the concern
+        classifier ranks it first (above "no concern")."""
+        _, words, hits = sentence
+        if any(t == topic for _, t in hits):
+            return True
+        return int(self.topics.concern_probabilities(words).argmax()) == self.topics.ids.index(topic)
 
     def _sentence_acts(
         self,

@@ -174,8 +174,9 @@ class ProactiveSalesEnv(gym.Env[str, str]):
       talk and costs as small talk does (it was free).
     * v0 (issue 8, reader round 6, same id): a targeted probe that names no concern itself ("...,
       I know. Is that what's worrying you?") asks about the message: its one keyword concern, else
-      the sentence before it; a question that the next sentence answers ("Worried about the cut?
-      It's 12%, flat.") is part of the answer, not also a probe. Dynamics unchanged.
+      what it and the sentence before it say together; a question that the next sentence answers
+      on its own ("Worried about the cut? It's 12%, flat.") is part of the answer, not also a
+      probe. Dynamics unchanged.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
